@@ -1,0 +1,50 @@
+"""What a caller asks of a render, what it gets back, and how it hears about progress."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Literal
+
+Mode = Literal["lite", "standard", "pro"]
+AudioLonger = Literal["cut", "loop", "pingpong"]
+
+#: ``progress(stage, done, total)``; stages are "tracking", "speech", "rendering".
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class RenderOptions:
+    mode: Mode = "lite"
+    start: float = 0.0
+    #: None renders to the end of the clip.
+    end: float | None = None
+    #: None keeps the input frame rate; otherwise output fps = min(input fps, max_fps).
+    max_fps: float | None = None
+    #: What to do when the audio outlasts the clip: cut it, or repeat the clip.
+    audio_longer: AudioLonger = "cut"
+    crf: int = 18
+    preset: str = "veryfast"
+
+
+@dataclass
+class RenderSummary:
+    frames: int
+    fps: float
+    seconds: float
+    width: int
+    height: int
+    frames_with_face: int
+    mode: Mode
+    elapsed_s: float
+    #: Seconds spent per stage, for benchmarks and the CLI's --json.
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+    #: Human-readable notes, e.g. "no face found: output is the input with the new audio".
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def no_progress(stage: str, done: int, total: int) -> None:
+    """Default progress sink."""
