@@ -1,0 +1,151 @@
+"""`lite` mode: move the frame's own lips and jaw to the target shape and paint the inner mouth.
+
+Geometric and fast: a thin-plate warp of the lower face takes the source's opening out and the
+target's in (mouth_shape.retarget), so the old speech does not show through. Where the target
+opens wider than the source was, the warp can only stretch lip pixels, so the cavity there is
+painted: a dark, shaded mouth interior with a hint of upper teeth, lit like the face around it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from openlipsync.engine import mouth_shape as ms
+from openlipsync.engine.warp import displacement, remap
+
+_CAVITY_RGB = np.array([62.0, 24.0, 28.0])
+_TEETH_RGB = np.array([226.0, 218.0, 204.0])
+_CHEEKS = (205, 425)
+#: How far outside the jaw the warp is pinned to zero (inter-ocular units).
+_PIN_MARGIN = 0.35
+
+
+@dataclass(frozen=True)
+class MouthPose:
+    """One frame's mouth target: inner-lip gap (inter-ocular units) and width (-1 round..+1 spread)."""
+
+    gap: float
+    width: float
+
+
+def _filled(shape: tuple[int, int], polygon: np.ndarray) -> np.ndarray:
+    """A float mask with ``polygon`` filled, anti-aliased at quarter-pixel precision."""
+    mask = np.zeros(shape, np.float32)
+    cv2.fillPoly(mask, [np.round(polygon * 4).astype(np.int32)], 1.0, lineType=cv2.LINE_AA, shift=2)
+    return mask
+
+
+def _region(points: np.ndarray, frame: ms.HeadFrame, shape: tuple[int, ...]):
+    """Pinned anchors around the lower face and the box that holds everything the warp touches."""
+    jaw = points[list(ms.JAW)]
+    centre = points[list(ms.OUTER)].mean(axis=0)
+    out = jaw - centre
+    out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-6)
+    ring = jaw + out * _PIN_MARGIN * frame.scale
+    h, w = shape[:2]
+    allpts = np.vstack([ring, points[list(ms.FIXED)], points[list(ms.MOVING)]])
+    x0, y0 = np.floor(allpts.min(axis=0)).astype(int)
+    x1, y1 = np.ceil(allpts.max(axis=0)).astype(int) + 1
+    box = (max(x0, 0), max(y0, 0), min(x1, w), min(y1, h))
+    return ring, box
+
+
+def _cavity(patch: np.ndarray, target: np.ndarray, box, frame: ms.HeadFrame, gap: float,
+            strength: float, light: float) -> None:
+    """Paint the inner mouth into ``patch`` (in place) inside the target's inner-lip contour."""
+    contour = np.vstack([target[list(ms.INNER_UPPER)], target[list(ms.INNER_LOWER)][::-1]])
+    blur = max(frame.scale * 0.012, 0.6)
+    pad = int(np.ceil(frame.scale * 0.05 * 3)) + 2
+    # Work only on the mouth's own box inside the patch: the cavity is a small part of the face.
+    mx0, my0 = np.maximum(np.floor(contour.min(axis=0)).astype(int) - pad - (box[0], box[1]), 0)
+    mx1, my1 = np.ceil(contour.max(axis=0)).astype(int) + pad - (box[0], box[1])
+    sub = patch[my0:my1, mx0:mx1]
+    h, w = sub.shape[:2]
+    if h == 0 or w == 0:
+        return
+    offset = (box[0] + mx0, box[1] + my0)
+    mask = _filled((h, w), contour - offset)
+
+    # Teeth: a band under the upper lip over the middle of the mouth, as deep as the gap allows.
+    canon_upper = frame.to_canonical(target[list(ms.INNER_UPPER)])
+    depth = min(0.42 * gap, 0.07)
+    mid = canon_upper[:, 0].mean()
+    half = (canon_upper[:, 0].max() - canon_upper[:, 0].min()) / 2
+    upper = canon_upper[np.abs(canon_upper[:, 0] - mid) <= 0.72 * half]
+    band_px = frame.to_image(np.vstack([upper, (upper + (0, depth))[::-1]])) - offset
+    teeth = _filled((h, w), band_px)
+
+    mask = cv2.GaussianBlur(mask, (0, 0), blur)
+    teeth = cv2.GaussianBlur(teeth, (0, 0), blur) * mask * 0.85
+    # Darker towards the back of the mouth: shade by distance from the lip line.
+    inner = cv2.GaussianBlur(mask, (0, 0), max(frame.scale * 0.05, 1.0))
+    shade = 1.0 - 0.45 * np.clip(inner * 1.4, 0.0, 1.0)
+    synth = (_CAVITY_RGB * light).astype(np.float32) * shade[..., None]
+    synth += teeth[..., None] * (_TEETH_RGB * light - synth)
+    alpha = (mask * strength)[..., None]
+    sub += alpha * (synth - sub)
+
+
+def _lightness(image: np.ndarray, points: np.ndarray) -> float:
+    """Cheek brightness relative to a well-lit face, so painted teeth are not brighter than skin."""
+    h, w = image.shape[:2]
+    vals = []
+    for i in _CHEEKS:
+        x, y = np.clip(np.round(points[i]).astype(int), 0, (w - 1, h - 1))
+        vals.append(image[max(y - 2, 0) : y + 3, max(x - 2, 0) : x + 3].mean())
+    return float(np.clip(np.mean(vals) / 170.0, 0.35, 1.15))
+
+
+def _split_mask(target: np.ndarray, frame: ms.HeadFrame, box, shape: tuple[int, int]) -> np.ndarray:
+    """1 above the target's lip line (the upper lip's side), 0 below it, anti-aliased.
+
+    The line runs midway between the target's inner lips and on past the corners, so closing an
+    open mouth takes the upper half from the upper lip and the lower half from the lower lip
+    instead of folding one warp over the source's open cavity.
+    """
+    x0, y0 = box[0], box[1]
+    up = frame.to_canonical(target[list(ms.INNER_UPPER)])
+    lo = frame.to_canonical(target[list(ms.INNER_LOWER)])
+    line = (up + lo) / 2
+    far = 4.0
+    above = np.vstack([[line[0] + (-far, 0)], line, [line[-1] + (far, 0)], [line[-1] + (far, -far)],
+                       [line[0] + (-far, -far)]])
+    return _filled(shape, frame.to_image(above) - (x0, y0))
+
+
+def render_mouth(image: np.ndarray, points: np.ndarray, pose: MouthPose):
+    """The warped lower face for one frame: (patch, box, alpha) for the compositor.
+
+    ``patch`` is float32 RGB covering ``box``; ``alpha`` says how much of it replaces the input,
+    zero at the box edges, so pixels outside the lower face are the input's own.
+    """
+    frame = ms.HeadFrame.from_points(points)
+    source_gap = ms.inner_gap(points, frame)
+    target = ms.retarget(points, pose.gap, pose.width, source_gap)
+    ring, box = _region(points, frame, image.shape)
+    pinned = np.vstack([points[list(ms.FIXED)], ring])
+    fields = []
+    for side in (ms.UPPER_SIDE, ms.LOWER_SIDE):
+        idx = list(side)
+        dst = np.vstack([target[idx], pinned]).astype(np.float64)
+        src = np.vstack([points[idx], pinned]).astype(np.float64)
+        fields.append(displacement(dst, src, box))
+    x0, y0, x1, y1 = box
+    upper = _split_mask(target, frame, box, (y1 - y0, x1 - x0))[..., None]
+    patch = remap(image, fields[1] + upper * (fields[0] - fields[1]), box)
+
+    if pose.gap > source_gap + 0.005:
+        strength = float(np.clip((pose.gap - source_gap) / max(pose.gap, 1e-6), 0.0, 1.0))
+        _cavity(patch, target, box, frame, pose.gap, strength, _lightness(image, points))
+
+    moving = list(ms.MOVING)
+    alpha = np.zeros((y1 - y0, x1 - x0), np.float32)
+    hull = cv2.convexHull(np.round(np.vstack([target[moving], points[moving]]) - (x0, y0)).astype(np.int32))
+    cv2.fillConvexPoly(alpha, hull, 1.0)
+    grow = max(int(frame.scale * 0.08), 2)
+    alpha = cv2.dilate(alpha, np.ones((2 * grow + 1, 2 * grow + 1), np.uint8))
+    alpha = cv2.GaussianBlur(alpha, (0, 0), max(frame.scale * 0.05, 1.0))
+    return patch, box, alpha

@@ -1,0 +1,138 @@
+"""Mouth geometry in a head-fixed frame: where the lips and jaw are, and where they should go.
+
+Every mode needs the same two answers per frame: how open the source mouth is, and where its
+lip and jaw landmarks would be for a different opening and width. Working in a canonical frame
+(eye centres at (-0.5, 0) and (0.5, 0), so one unit is the inter-ocular distance) makes the
+answers independent of head position, size and roll. The deformation is a small articulatory
+model (the jaw drops the lower lip and chin, the upper lip lifts a little, spreading and
+rounding move the corners), applied as a *difference* to the current frame's own shape: the
+source's opening is taken out and the target's put in, so head pitch and the person's lip shape
+stay those of the frame.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+RIGHT_EYE = (33, 133)  # the subject's right eye: image left for a frontal face
+LEFT_EYE = (362, 263)
+
+INNER_UPPER = (78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308)
+INNER_LOWER = (78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308)
+OUTER_UPPER = (61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291)
+OUTER_LOWER = (61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291)
+#: Lower half of the face oval, from the right cheek round the chin to the left cheek.
+JAW = (132, 58, 172, 136, 150, 149, 176, 148, 152, 377, 400, 378, 379, 365, 397, 288, 361)
+#: Points between the lower lip and the chin that ride on the jaw.
+CHIN = (18, 200, 199, 175, 83, 313, 201, 421, 208, 428, 32, 262)
+#: Points that do not move when the jaw opens: nose base, cheeks, upper face oval at nose height.
+FIXED = (2, 98, 327, 97, 326, 164, 167, 393, 205, 425, 50, 280, 187, 411, 93, 323, 234, 454, 207, 427)
+
+UPPER_MID, LOWER_MID = 13, 14
+CORNERS = (61, 291)
+
+INNER = tuple(dict.fromkeys(INNER_UPPER + INNER_LOWER))
+OUTER = tuple(dict.fromkeys(OUTER_UPPER + OUTER_LOWER))
+MOVING = tuple(dict.fromkeys(INNER + OUTER + JAW + CHIN))
+#: What moves on each side of the lip line; the corners belong to both.
+UPPER_SIDE = tuple(dict.fromkeys(INNER_UPPER + OUTER_UPPER))
+LOWER_SIDE = tuple(dict.fromkeys(INNER_LOWER + OUTER_LOWER + JAW + CHIN))
+
+# Articulation, in inter-ocular units per unit of inner-lip gap.
+_UPPER_LIFT = 0.12  # share of the gap the upper lip contributes
+_LOWER_DROP = 0.88  # share the lower lip and jaw contribute
+_CHIN_DROP = 0.75  # the chin travels a little less than the lower lip
+_SPREAD = 0.07  # corner travel (each side) for width = +-1
+_POUT = 0.025  # lips thicken outward when rounded
+
+
+@dataclass(frozen=True)
+class HeadFrame:
+    """Similarity transform between image pixels and the canonical head frame."""
+
+    origin: np.ndarray  # (2,) eye midpoint in pixels
+    axes: np.ndarray  # (2, 2) rows: unit x (towards the subject's left eye), unit y (down the face)
+    scale: float  # inter-ocular distance in pixels
+
+    @classmethod
+    def from_points(cls, points: np.ndarray) -> HeadFrame:
+        right = points[list(RIGHT_EYE)].mean(axis=0)
+        left = points[list(LEFT_EYE)].mean(axis=0)
+        delta = left - right
+        scale = float(np.hypot(*delta))
+        ux = delta / max(scale, 1e-6)
+        uy = np.array([-ux[1], ux[0]])
+        return cls(origin=(left + right) / 2, axes=np.stack([ux, uy]), scale=max(scale, 1e-6))
+
+    def to_canonical(self, pts: np.ndarray) -> np.ndarray:
+        return (pts - self.origin) @ self.axes.T / self.scale
+
+    def to_image(self, pts: np.ndarray) -> np.ndarray:
+        return pts * self.scale @ self.axes + self.origin
+
+
+def inner_gap(points: np.ndarray, frame: HeadFrame | None = None) -> float:
+    """Inner-lip gap at the mouth centre, in inter-ocular units (0 = lips together)."""
+    frame = frame or HeadFrame.from_points(points)
+    up, lo = frame.to_canonical(points[[UPPER_MID, LOWER_MID]])
+    return float(max(lo[1] - up[1], 0.0))
+
+
+def typical_max_gap(gaps: np.ndarray) -> float:
+    """How wide this speaker opens: the 95th percentile of the clip's gaps, within human bounds.
+
+    A clip that never opens still gets a natural range, so silent footage can speak.
+    """
+    if gaps.size == 0:
+        return 0.22
+    return float(np.clip(np.percentile(gaps, 95), 0.18, 0.34))
+
+
+def _lip_profile(x: np.ndarray, left: float, right: float) -> np.ndarray:
+    """1 at the mouth centre, falling to 0 at the corners: how much of an opening a point takes."""
+    centre, half = (left + right) / 2, max((right - left) / 2, 1e-6)
+    return np.sqrt(np.clip(1.0 - ((x - centre) / half) ** 2, 0.0, 1.0))
+
+
+def articulation(canon: np.ndarray, gap: float, width: float) -> np.ndarray:
+    """Displacement (canonical units) of every landmark for an opening ``gap`` and ``width``.
+
+    ``canon`` is the full (468, 2) landmark set in the canonical frame; rows outside MOVING
+    get zero. Applying ``articulation(target) - articulation(source)`` to a frame's own shape
+    swaps one mouth posture for another.
+    """
+    disp = np.zeros_like(canon)
+    left, right = canon[CORNERS[0], 0], canon[CORNERS[1], 0]
+    centre_x = (left + right) / 2
+    half = max((right - left) / 2, 1e-6)
+    corner_y = (canon[CORNERS[0], 1] + canon[CORNERS[1], 1]) / 2
+    chin_y = canon[152, 1]
+
+    upper = list(dict.fromkeys(INNER_UPPER + OUTER_UPPER))
+    lower = list(dict.fromkeys(INNER_LOWER + OUTER_LOWER))
+    disp[upper, 1] -= _UPPER_LIFT * gap * _lip_profile(canon[upper, 0], left, right)
+    disp[lower, 1] += _LOWER_DROP * gap * _lip_profile(canon[lower, 0], left, right)
+
+    jaw = list(JAW + CHIN)
+    ride = np.clip((canon[jaw, 1] - corner_y) / max(chin_y - corner_y, 1e-6), 0.0, 1.0)
+    disp[jaw, 1] += _CHIN_DROP * gap * ride
+
+    lips = list(dict.fromkeys(INNER + OUTER))
+    rel = (canon[lips, 0] - centre_x) / half
+    disp[lips, 0] += _SPREAD * width * np.clip(rel, -1.0, 1.0)
+    if width < 0:  # rounding: lips push outward from the mouth's centre line
+        outer_up, outer_lo = list(OUTER_UPPER[1:-1]), list(OUTER_LOWER[1:-1])
+        disp[outer_up, 1] -= _POUT * -width * _lip_profile(canon[outer_up, 0], left, right)
+        disp[outer_lo, 1] += _POUT * -width * _lip_profile(canon[outer_lo, 0], left, right)
+    return disp
+
+
+def retarget(points: np.ndarray, gap: float, width: float, source_gap: float | None = None) -> np.ndarray:
+    """The frame's landmarks with the mouth moved from its own posture to (gap, width)."""
+    frame = HeadFrame.from_points(points)
+    canon = frame.to_canonical(points)
+    src_gap = inner_gap(points, frame) if source_gap is None else source_gap
+    moved = canon + articulation(canon, gap, width) - articulation(canon, src_gap, 0.0)
+    return frame.to_image(moved).astype(np.float32)
