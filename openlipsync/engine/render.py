@@ -1,0 +1,135 @@
+"""The engine's one entry point: ``render(video, audio, out, options, progress)``.
+
+Two passes over the clip keep memory flat: the first decodes and tracks the face (keeping only
+landmarks), the second decodes again, re-renders the mouth and encodes. Decoding twice costs
+less than holding a clip's frames, and it lets the face track be smoothed with the whole clip
+in view. Frames without a usable face are encoded as decoded: a hard frame never aborts a job.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from openlipsync.engine import mouth_shape as ms
+from openlipsync.engine.composite import paste
+from openlipsync.engine.face_track import LandmarkTrack, track_faces
+from openlipsync.engine.lite import MouthPose, render_mouth
+from openlipsync.engine.options import Progress, RenderOptions, RenderSummary, no_progress
+from openlipsync.engine.schedule import plan, play
+from openlipsync.engine.speech import MouthTargets, analyse_speech
+from openlipsync.media.audio import iter_audio
+from openlipsync.media.encode import VideoWriter
+from openlipsync.media.errors import MediaError
+from openlipsync.media.probe import probe_audio_duration, probe_video
+from openlipsync.media.video import output_fps, read_frames
+
+SPEECH_RATE = 16000
+
+
+def _clip_range(duration: float, options: RenderOptions) -> tuple[float, float]:
+    start = options.start
+    end = duration if options.end is None else min(options.end, duration)
+    if start < 0:
+        raise MediaError("invalid_parameters", f"start_seconds must be >= 0, got {start}")
+    if options.max_fps is not None and options.max_fps < 1:
+        raise MediaError("invalid_parameters", f"max_fps_limit must be >= 1, got {options.max_fps}")
+    if end <= start:
+        raise MediaError(
+            "invalid_parameters",
+            f"the range [{start:g}, {end:g}) s holds no video (the clip is {duration:.2f} s long)",
+        )
+    return start, end
+
+
+def _poses(targets: MouthTargets, max_gap: float) -> list[MouthPose]:
+    gaps = np.where(targets.closed, 0.0, targets.open * max_gap)
+    return [MouthPose(float(g), float(w)) for g, w in zip(gaps, targets.width, strict=True)]
+
+
+def _speaker_range(track: LandmarkTrack) -> float:
+    """How wide this person opens their mouth, from the frames where their face was tracked."""
+    sample = np.flatnonzero(track.ok)[:: max(int(track.ok.sum()) // 400, 1)]
+    return ms.typical_max_gap(np.array([ms.inner_gap(track.points[i]) for i in sample]))
+
+
+def render(
+    video: str | Path,
+    audio: str | Path,
+    out: str | Path,
+    options: RenderOptions | None = None,
+    progress: Progress = no_progress,
+) -> RenderSummary:
+    """Render ``video`` with its mouth re-animated to ``audio`` into ``out`` (mp4).
+
+    Raises MediaError (``invalid_video_file``, ``invalid_audio_file``, ``invalid_parameters``)
+    for input it cannot use; no partial ``out`` is left behind then.
+    """
+    options = options or RenderOptions()
+    if options.mode != "lite":
+        raise MediaError("invalid_parameters", f"generation mode {options.mode!r} is not available")
+    began = time.perf_counter()
+    stage_seconds: dict[str, float] = {}
+    info = probe_video(video)
+    audio_seconds = probe_audio_duration(audio)
+    start, end = _clip_range(info.duration, options)
+    fps = output_fps(info, options.max_fps)
+    expected = max(int(round((end - start) * fps)), 1)
+
+    def decode():
+        return read_frames(video, start, end, options.max_fps)
+
+    mark = time.perf_counter()
+    frame_times: list[float] = []
+
+    def tracked_images():
+        for frame in decode():
+            frame_times.append(frame.time)
+            progress("tracking", frame.index + 1, expected)
+            yield frame.image
+
+    track = track_faces(tracked_images(), info.width, info.height, expected_frames=expected)
+    stage_seconds["tracking"] = time.perf_counter() - mark
+
+    mark = time.perf_counter()
+    schedule = plan(np.array(frame_times), end - start, audio_seconds, options.audio_longer)
+    total = len(schedule.source)
+    progress("speech", 0, 1)
+    targets = analyse_speech(iter_audio(audio, rate=SPEECH_RATE), SPEECH_RATE, schedule.times)
+    poses = _poses(targets, _speaker_range(track)) if track.ok.any() else []
+    progress("speech", 1, 1)
+    stage_seconds["speech"] = time.perf_counter() - mark
+
+    mark = time.perf_counter()
+    with_face = 0
+    with VideoWriter(out, info.width, info.height, fps, audio_path=audio, crf=options.crf,
+                     preset=options.preset) as writer:
+        images = play(schedule, lambda: (f.image for f in decode()))
+        for k, (index, image) in enumerate(zip(schedule.source, images, strict=False)):
+            if track.ok[index]:
+                patch, box, alpha = render_mouth(image, track.points[index], poses[k])
+                paste(image, patch, box, alpha)
+                with_face += 1
+            writer.write(image, float(schedule.times[k]))
+            progress("rendering", k + 1, total)
+    stage_seconds["rendering"] = time.perf_counter() - mark
+
+    notes = []
+    if with_face == 0:
+        notes.append("no face found: the output is the input with the new audio")
+    elif with_face < total:
+        notes.append(f"{total - with_face} of {total} frames had no usable face and were left as they were")
+    return RenderSummary(
+        frames=total,
+        fps=round(total / schedule.seconds, 3),
+        seconds=round(schedule.seconds, 3),
+        width=info.width,
+        height=info.height,
+        frames_with_face=with_face,
+        mode=options.mode,
+        elapsed_s=round(time.perf_counter() - began, 3),
+        stage_seconds={k: round(v, 3) for k, v in stage_seconds.items()},
+        notes=notes,
+    )
