@@ -1,0 +1,105 @@
+"""The lite renderer's geometry on a real face: the mouth goes where it is told, nothing else moves."""
+
+from __future__ import annotations
+
+import os
+
+import av
+import numpy as np
+import pytest
+
+from openlipsync.engine import mouth_shape as ms
+from openlipsync.engine.composite import paste
+from openlipsync.engine.lite import MouthPose, render_mouth
+from openlipsync.engine.warp import displacement
+from tests.conftest import shared_media
+
+os.environ.setdefault("GLOG_minloglevel", "2")
+
+
+@pytest.fixture(scope="module")
+def face() -> tuple[np.ndarray, np.ndarray]:
+    """A real frame and its raw mesh landmarks (woman_flags.mp4, frame 30)."""
+    import mediapipe as mp
+
+    with av.open(str(shared_media("woman_flags.mp4"))) as container:
+        for i, frame in enumerate(container.decode(video=0)):
+            if i == 30:
+                image = frame.to_ndarray(format="rgb24")
+                break
+    with mp.solutions.face_mesh.FaceMesh(static_image_mode=True, max_num_faces=1) as mesh:
+        found = mesh.process(image).multi_face_landmarks
+    assert found, "the mesh must find the face in woman_flags.mp4 frame 30"
+    h, w = image.shape[:2]
+    points = np.array([[p.x * w, p.y * h] for p in found[0].landmark], np.float32)
+    return image, points
+
+
+def test_head_frame_round_trip(face):
+    _, points = face
+    frame = ms.HeadFrame.from_points(points)
+    canon = frame.to_canonical(points)
+    assert np.allclose(frame.to_image(canon), points, atol=1e-3)
+    eyes = canon[list(ms.RIGHT_EYE)].mean(0), canon[list(ms.LEFT_EYE)].mean(0)
+    assert np.allclose(eyes[0], (-0.5, 0), atol=1e-6) and np.allclose(eyes[1], (0.5, 0), atol=1e-6)
+    assert canon[ms.LOWER_MID, 1] > 0.5, "the mouth lies below the eyes in the canonical frame"
+
+
+@pytest.mark.parametrize("gap", [0.0, 0.1, 0.25])
+def test_retarget_reaches_the_requested_gap(face, gap):
+    _, points = face
+    moved = ms.retarget(points, gap, 0.0)
+    assert ms.inner_gap(moved) == pytest.approx(gap, abs=0.01)
+    stable = [i for i in range(468) if i not in ms.MOVING]
+    assert np.array_equal(moved[stable], points[stable].astype(np.float32)) or np.allclose(
+        moved[stable], points[stable], atol=1e-3
+    )
+
+
+def test_width_spreads_and_rounds(face):
+    _, points = face
+
+    def mouth_width(p: np.ndarray) -> float:
+        return float(np.linalg.norm(p[ms.CORNERS[1]] - p[ms.CORNERS[0]]))
+
+    assert mouth_width(ms.retarget(points, 0.1, 1.0)) > mouth_width(ms.retarget(points, 0.1, 0.0))
+    assert mouth_width(ms.retarget(points, 0.1, -1.0)) < mouth_width(ms.retarget(points, 0.1, 0.0))
+
+
+def test_warp_is_exact_at_control_points_and_smooth_between():
+    rng = np.random.default_rng(0)
+    dst = rng.integers(10, 190, size=(30, 2)).astype(np.float64)
+    src = dst + rng.normal(0, 3, size=dst.shape)
+    exact = displacement(dst, src, (0, 0, 200, 200), step=1, smoothing=0.0)
+    coarse = displacement(dst, src, (0, 0, 200, 200), step=10, smoothing=0.0)
+    for d, s in zip(dst.astype(int), src, strict=True):
+        assert np.allclose(exact[d[1], d[0]], s - d, atol=0.05)
+    assert np.abs(coarse - exact).mean() < 0.25, "the coarse grid must approximate the exact spline"
+
+
+def test_render_changes_only_the_lower_face(face):
+    image, points = face
+    out = image.copy()
+    patch, box, alpha = render_mouth(out, points, MouthPose(gap=0.28, width=0.0))
+    paste(out, patch, box, alpha)
+    changed = np.any(out != image, axis=2)
+    ys, xs = np.nonzero(changed)
+    assert changed.sum() > 500, "an open target must change the mouth"
+    eye_y = points[list(ms.RIGHT_EYE + ms.LEFT_EYE), 1].mean()
+    assert ys.min() > eye_y, "nothing at or above the eyes may change"
+    x0, y0, x1, y1 = box
+    assert xs.min() >= x0 and xs.max() < x1 and ys.min() >= y0 and ys.max() < y1
+
+
+def test_open_target_darkens_the_mouth_and_closed_brightens_it(face):
+    image, points = face
+    inner = np.vstack([points[list(ms.INNER_UPPER)], points[list(ms.INNER_LOWER)][::-1]])
+    centre = np.round(inner.mean(0)).astype(int)
+
+    def mouth_luma(gap: float) -> float:
+        out = image.copy()
+        paste(out, *render_mouth(out, points, MouthPose(gap=gap, width=0.0)))
+        x, y = centre
+        return float(out[y - 2 : y + 3, x - 4 : x + 5].mean())
+
+    assert mouth_luma(0.3) < mouth_luma(0.0) - 15
