@@ -19,20 +19,27 @@ os.environ.setdefault("GLOG_minloglevel", "2")
 
 @pytest.fixture(scope="module")
 def face() -> tuple[np.ndarray, np.ndarray]:
-    """A real frame and its raw mesh landmarks (woman_flags.mp4, frame 30)."""
+    """The frame of woman_flags.mp4's first 2 s where her lips are closest, with its landmarks."""
     import mediapipe as mp
 
-    with av.open(str(shared_media("woman_flags.mp4"))) as container:
+    best: tuple[float, np.ndarray, np.ndarray] | None = None
+    with av.open(str(shared_media("woman_flags.mp4"))) as container, mp.solutions.face_mesh.FaceMesh(
+        max_num_faces=1
+    ) as mesh:
         for i, frame in enumerate(container.decode(video=0)):
-            if i == 30:
-                image = frame.to_ndarray(format="rgb24")
+            if i == 50:
                 break
-    with mp.solutions.face_mesh.FaceMesh(static_image_mode=True, max_num_faces=1) as mesh:
-        found = mesh.process(image).multi_face_landmarks
-    assert found, "the mesh must find the face in woman_flags.mp4 frame 30"
-    h, w = image.shape[:2]
-    points = np.array([[p.x * w, p.y * h] for p in found[0].landmark], np.float32)
-    return image, points
+            image = frame.to_ndarray(format="rgb24")
+            found = mesh.process(image).multi_face_landmarks
+            if not found:
+                continue
+            h, w = image.shape[:2]
+            points = np.array([[p.x * w, p.y * h] for p in found[0].landmark], np.float32)
+            gap = ms.inner_gap(points)
+            if best is None or gap < best[0]:
+                best = (gap, image, points)
+    assert best is not None and best[0] < 0.05, "woman_flags.mp4 must show closed lips in its first 2 s"
+    return best[1], best[2]
 
 
 def test_head_frame_round_trip(face):
@@ -91,15 +98,15 @@ def test_render_changes_only_the_lower_face(face):
     assert xs.min() >= x0 and xs.max() < x1 and ys.min() >= y0 and ys.max() < y1
 
 
-def test_open_target_darkens_the_mouth_and_closed_brightens_it(face):
+def test_open_target_shows_a_dark_mouth_where_closed_shows_lips(face):
     image, points = face
-    inner = np.vstack([points[list(ms.INNER_UPPER)], points[list(ms.INNER_LOWER)][::-1]])
-    centre = np.round(inner.mean(0)).astype(int)
 
-    def mouth_luma(gap: float) -> float:
+    def luma(gap: float, where) -> float:
         out = image.copy()
         paste(out, *render_mouth(out, points, MouthPose(gap=gap, width=0.0)))
-        x, y = centre
-        return float(out[y - 2 : y + 3, x - 4 : x + 5].mean())
+        x, y = np.round(where(ms.retarget(points, gap, 0.0))).astype(int)
+        return float(out[y - 2 : y + 3, x - 3 : x + 4].mean())
 
-    assert mouth_luma(0.3) < mouth_luma(0.0) - 15
+    cavity = luma(0.3, lambda p: 0.3 * p[ms.UPPER_MID] + 0.7 * p[ms.LOWER_MID])  # below the upper teeth
+    lower_lip = luma(0.0, lambda p: 0.5 * p[ms.LOWER_MID] + 0.5 * p[17])
+    assert cavity < 0.6 * lower_lip, (cavity, lower_lip)
