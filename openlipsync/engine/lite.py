@@ -14,6 +14,8 @@ import cv2
 import numpy as np
 
 from openlipsync.engine import mouth_shape as ms
+from openlipsync.engine.face_track import LandmarkTrack
+from openlipsync.engine.speech import MouthTargets
 from openlipsync.engine.warp import displacement, remap
 
 _CAVITY_RGB = np.array([62.0, 24.0, 28.0])
@@ -29,6 +31,20 @@ class MouthPose:
 
     gap: float
     width: float
+
+
+class LiteRenderer:
+    """Renders output frame k of a clip: the speech target for k applied to that frame's face."""
+
+    def __init__(self, track: LandmarkTrack, targets: MouthTargets) -> None:
+        sample = np.flatnonzero(track.ok)[:: max(int(track.ok.sum()) // 400, 1)]
+        max_gap = ms.typical_max_gap(np.array([ms.inner_gap(track.points[i]) for i in sample]))
+        gaps = np.where(targets.closed, 0.0, targets.open * max_gap)
+        self.poses = [MouthPose(float(g), float(w)) for g, w in zip(gaps, targets.width, strict=True)]
+        self.notes: list[str] = []
+
+    def render(self, image: np.ndarray, points: np.ndarray, k: int):
+        return render_mouth(image, points, self.poses[k])
 
 
 def _filled(shape: tuple[int, int], polygon: np.ndarray) -> np.ndarray:

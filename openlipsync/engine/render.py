@@ -13,10 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from openlipsync.engine import mouth_shape as ms
 from openlipsync.engine.composite import paste
 from openlipsync.engine.face_track import LandmarkTrack, track_faces
-from openlipsync.engine.lite import MouthPose, render_mouth
+from openlipsync.engine.lite import LiteRenderer
 from openlipsync.engine.options import Progress, RenderOptions, RenderSummary, no_progress
 from openlipsync.engine.schedule import plan, play
 from openlipsync.engine.speech import MouthTargets, analyse_speech
@@ -44,15 +43,14 @@ def _clip_range(duration: float, options: RenderOptions) -> tuple[float, float]:
     return start, end
 
 
-def _poses(targets: MouthTargets, max_gap: float) -> list[MouthPose]:
-    gaps = np.where(targets.closed, 0.0, targets.open * max_gap)
-    return [MouthPose(float(g), float(w)) for g, w in zip(gaps, targets.width, strict=True)]
+def _mouth_renderer(options: RenderOptions, track: LandmarkTrack, targets: MouthTargets):
+    """The renderer for the requested mode: an object with ``render(image, points, k)`` and ``notes``.
 
-
-def _speaker_range(track: LandmarkTrack) -> float:
-    """How wide this person opens their mouth, from the frames where their face was tracked."""
-    sample = np.flatnonzero(track.ok)[:: max(int(track.ok.sum()) // 400, 1)]
-    return ms.typical_max_gap(np.array([ms.inner_gap(track.points[i]) for i in sample]))
+    ``render`` returns (patch, box, alpha) for composite.paste.
+    """
+    if options.mode == "lite":
+        return LiteRenderer(track, targets)
+    raise MediaError("invalid_parameters", f"generation mode {options.mode!r} is not available")
 
 
 def render(
@@ -68,8 +66,6 @@ def render(
     for input it cannot use; no partial ``out`` is left behind then.
     """
     options = options or RenderOptions()
-    if options.mode != "lite":
-        raise MediaError("invalid_parameters", f"generation mode {options.mode!r} is not available")
     began = time.perf_counter()
     stage_seconds: dict[str, float] = {}
     info = probe_video(video)
@@ -98,10 +94,10 @@ def render(
     total = len(schedule.source)
     progress("speech", 0, 1)
     targets = analyse_speech(iter_audio(audio, rate=SPEECH_RATE), SPEECH_RATE, schedule.times)
-    poses = _poses(targets, _speaker_range(track)) if track.ok.any() else []
     progress("speech", 1, 1)
     stage_seconds["speech"] = time.perf_counter() - mark
 
+    renderer = _mouth_renderer(options, track, targets)
     mark = time.perf_counter()
     with_face = 0
     with VideoWriter(out, info.width, info.height, fps, audio_path=audio, crf=options.crf,
@@ -109,14 +105,13 @@ def render(
         images = play(schedule, lambda: (f.image for f in decode()))
         for k, (index, image) in enumerate(zip(schedule.source, images, strict=False)):
             if track.ok[index]:
-                patch, box, alpha = render_mouth(image, track.points[index], poses[k])
-                paste(image, patch, box, alpha)
+                paste(image, *renderer.render(image, track.points[index], k))
                 with_face += 1
             writer.write(image, float(schedule.times[k]))
             progress("rendering", k + 1, total)
     stage_seconds["rendering"] = time.perf_counter() - mark
 
-    notes = []
+    notes = list(renderer.notes)
     if with_face == 0:
         notes.append("no face found: the output is the input with the new audio")
     elif with_face < total:
