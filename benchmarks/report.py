@@ -1,0 +1,58 @@
+"""Writing benchmark results into docs/benchmarks.md, one section per benchmark, with machine and date.
+
+Each benchmark owns the text between its two markers, so running one benchmark refreshes its
+own section and leaves the others' numbers (and their dates) alone.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import platform
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DOC = ROOT / "docs" / "benchmarks.md"
+MEDIA = ROOT.parent / "shared" / "media"
+OUT = ROOT / "benchmarks" / "out"
+
+HEADER = """# Benchmarks
+
+Every number here comes from a command in `benchmarks/`, run on the machine named in its section.
+Re-run one with `.venv/bin/python -m benchmarks.NAME`; `make bench` runs them all.
+"""
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return f"{cpu}, {os.cpu_count()} cores, {mem:.0f} GiB RAM, Python {platform.python_version()}"
+
+
+def write_section(name: str, title: str, body: str, command: str) -> None:
+    """Replace (or append) the section ``name`` of docs/benchmarks.md."""
+    DOC.parent.mkdir(parents=True, exist_ok=True)
+    text = DOC.read_text() if DOC.exists() else HEADER
+    begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    section = (f"{begin}\n## {title}\n\n`{command}` on {machine()}, {stamp}.\n\n{body.strip()}\n{end}")
+    if begin in text and end in text:
+        head, rest = text.split(begin, 1)
+        text = head + section + rest.split(end, 1)[1]
+    else:
+        text = text.rstrip() + "\n\n" + section + "\n"
+    DOC.write_text(text)
+
+
+def media(name: str) -> Path:
+    path = MEDIA / name
+    if not path.is_file():
+        raise SystemExit(f"missing {path}: benchmarks read the real clips from ../shared/media")
+    return path
