@@ -163,7 +163,7 @@ def _stop_closures(db: dict[str, np.ndarray], gate: np.ndarray, hop: float) -> n
 
     def close_through_release(s: int, e: int) -> None:
         tail = e
-        while tail < min(e + round(0.04 / hop), len(level)) and releasing[tail]:
+        while tail < min(e + rise, len(level)) and releasing[tail]:
             tail += 1
         out[s:tail] = True
 
