@@ -68,10 +68,134 @@ def _add_render(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=_render)
 
 
+def _settings(args: argparse.Namespace):
+    from openlipsync.core.config import Settings
+
+    given = {"data_dir": args.data_dir, "host": getattr(args, "host", None),
+             "port": getattr(args, "port", None), "workers": getattr(args, "workers", None)}
+    return Settings(**{name: value for name, value in given.items() if value is not None})
+
+
+def _database(args: argparse.Namespace):
+    from openlipsync.store.db import Database, upgrade
+
+    settings = _settings(args)
+    upgrade(settings.resolved_database_url)
+    return Database(settings.resolved_database_url)
+
+
+def _print(args: argparse.Namespace, rows: list[dict]) -> None:
+    """Rows as JSON lines with --json, else as aligned columns."""
+    if args.json:
+        for row in rows:
+            print(json.dumps(row))
+        return
+    for row in rows:
+        print("  ".join(f"{name}={value}" for name, value in row.items()))
+
+
+def _key_row(key, secret: str | None = None) -> dict:
+    row = {"id": key.id, "name": key.name, "prefix": key.prefix, "credits": key.credits,
+           "revoked": key.revoked_at is not None}
+    return {**row, "secret": secret} if secret else row
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from openlipsync.api.server import serve
+
+    serve(_settings(args), args.log_level)
+    return 0
+
+
+def _service(args: argparse.Namespace) -> int:
+    """keys / credits / webhooks / db: small operations on the database, one per invocation."""
+    from openlipsync.jobs import accounts, webhooks
+    from openlipsync.jobs.errors import ServiceError
+
+    db = _database(args)
+    try:
+        action = (args.command, getattr(args, "action", None))
+        if action == ("keys", "create"):
+            key, secret = accounts.create_key(db, args.name, args.credits)
+            _print(args, [_key_row(key, secret)])
+            if not args.json:
+                print("The secret is shown only now; store it safely.", file=sys.stderr)
+        elif action == ("keys", "list"):
+            _print(args, [_key_row(key) for key in accounts.list_keys(db)])
+        elif action == ("keys", "revoke"):
+            accounts.revoke_key(db, args.key_id)
+        elif action == ("credits", "add"):
+            _print(args, [{"id": args.key_id, "credits": accounts.add_credits(db, args.key_id, args.amount)}])
+        elif action == ("webhooks", "add"):
+            hook = webhooks.add_webhook(db, args.url, args.key)
+            _print(args, [{"id": hook.id, "url": hook.url, "secret": hook.secret, "key": hook.key_id}])
+        elif action == ("webhooks", "list"):
+            _print(args, [{"id": h.id, "url": h.url, "key": h.key_id, "enabled": h.enabled}
+                          for h in webhooks.list_webhooks(db)])
+        elif action == ("webhooks", "remove"):
+            webhooks.remove_webhook(db, args.webhook_id)
+        elif action == ("webhooks", "deliveries"):
+            _print(args, [{"id": d.id, "webhook": d.webhook_id, "project": d.project_id, "event": d.event,
+                           "status": d.status, "attempts": d.attempts, "last_status_code": d.last_status_code,
+                           "last_error": d.last_error} for d in webhooks.list_deliveries(db, args.limit)])
+    except ServiceError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 1
+    finally:
+        db.dispose()
+    return 0
+
+
+def _add_service(sub: argparse._SubParsersAction) -> None:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--data-dir", type=Path, default=None,
+                        help="data folder (default: $OPENLIPSYNC_DATA_DIR or ./openlipsync-data)")
+    listing = argparse.ArgumentParser(add_help=False)
+    listing.add_argument("--json", action="store_true", help="one JSON object per line")
+
+    p = sub.add_parser("serve", parents=[common], help="run the API, the web page and the render workers")
+    p.add_argument("--host", default=None, help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=None, help="port (default 8000; 0 picks a free one)")
+    p.add_argument("--workers", type=int, default=None, help="renders at once (default 1; 0: none)")
+    p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    p.set_defaults(handler=_serve)
+
+    db = sub.add_parser("db", help="database schema").add_subparsers(dest="action", required=True)
+    db.add_parser("upgrade", parents=[common], help="apply migrations (serve does this too)").set_defaults(
+        handler=lambda args: _database(args).dispose())
+
+    keys = sub.add_parser("keys", help="API keys (each key is an account with credits)")
+    keys_sub = keys.add_subparsers(dest="action", required=True)
+    p = keys_sub.add_parser("create", parents=[common, listing], help="new key; its secret is shown once")
+    p.add_argument("--name", required=True)
+    p.add_argument("--credits", type=int, default=0)
+    keys_sub.add_parser("list", parents=[common, listing])
+    keys_sub.add_parser("revoke", parents=[common]).add_argument("key_id")
+    keys.set_defaults(handler=_service)
+
+    credits = sub.add_parser("credits", help="credit balances").add_subparsers(dest="action", required=True)
+    p = credits.add_parser("add", parents=[common, listing], help="add (or, negative, remove) credits")
+    p.add_argument("key_id")
+    p.add_argument("amount", type=int)
+    p.set_defaults(handler=_service)
+
+    hooks = sub.add_parser("webhooks", help="webhook endpoints")
+    hooks_sub = hooks.add_subparsers(dest="action", required=True)
+    p = hooks_sub.add_parser("add", parents=[common, listing], help="register URL; prints its signing secret")
+    p.add_argument("url")
+    p.add_argument("--key", default=None, help="only events of this key id (default: all keys)")
+    hooks_sub.add_parser("list", parents=[common, listing])
+    hooks_sub.add_parser("remove", parents=[common]).add_argument("webhook_id")
+    p = hooks_sub.add_parser("deliveries", parents=[common, listing], help="recent deliveries, newest first")
+    p.add_argument("--limit", type=int, default=50)
+    hooks.set_defaults(handler=_service)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="openlipsync", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     _add_render(sub)
+    _add_service(sub)
     return parser
 
 

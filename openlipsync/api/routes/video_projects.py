@@ -1,0 +1,36 @@
+"""``GET`` and ``DELETE /v1/video-projects/{id}``."""
+
+from __future__ import annotations
+
+import re
+
+from fastapi import APIRouter, Response
+
+from openlipsync.api.deps import KeyDep, RuntimeDep
+from openlipsync.api.schemas import VideoProject
+from openlipsync.jobs.errors import NotFound
+from openlipsync.jobs.projects import delete_project, get_project
+from openlipsync.jobs.views import project_payload
+
+router = APIRouter()
+PROJECT_ID = re.compile(r"^[a-f0-9]{24}$")
+
+
+def _checked(project_id: str) -> str:
+    if not PROJECT_ID.match(project_id):
+        raise NotFound()
+    return project_id
+
+
+@router.get("/v1/video-projects/{project_id}", response_model=VideoProject, tags=["video projects"])
+def read_project(project_id: str, key: KeyDep, runtime: RuntimeDep) -> dict:
+    """The project, with fresh signed download links once it is complete."""
+    project = get_project(runtime.db, key.id, _checked(project_id))
+    return project_payload(project, runtime.signer, runtime.settings.download_url_ttl_s)
+
+
+@router.delete("/v1/video-projects/{project_id}", status_code=204, tags=["video projects"])
+def remove_project(project_id: str, key: KeyDep, runtime: RuntimeDep) -> Response:
+    """Delete the project, its output and its inputs; a running job is canceled and refunded."""
+    delete_project(runtime.db, runtime.blobs, key.id, _checked(project_id))
+    return Response(status_code=204)

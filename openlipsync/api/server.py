@@ -1,0 +1,37 @@
+"""``openlipsync serve``: migrate, make sure a key exists, then run the app under uvicorn."""
+
+from __future__ import annotations
+
+import socket
+
+import uvicorn
+
+from openlipsync.api.app import create_app
+from openlipsync.core.config import Settings
+from openlipsync.jobs.accounts import ensure_first_key
+from openlipsync.store.db import Database, upgrade
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """Bind (port 0: any free port) before the app starts, so the real address can be printed."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(1024)
+    return sock
+
+
+def serve(settings: Settings, log_level: str = "info") -> None:
+    upgrade(settings.resolved_database_url)
+    db = Database(settings.resolved_database_url)
+    secret = ensure_first_key(db, settings.first_key_credits)
+    db.dispose()
+    sock = _listen(settings.host, settings.port)
+    host, port = sock.getsockname()[:2]
+    if secret:
+        print(f"Created the first API key (shown only now; keep it): {secret}", flush=True)
+    shown = f"[{host}]" if ":" in host else host
+    print(f"openlipsync serving on http://{shown}:{port} (data in {settings.data_dir})", flush=True)
+    config = uvicorn.Config(create_app(settings), log_level=log_level, timeout_graceful_shutdown=20)
+    uvicorn.Server(config).run(sockets=[sock])

@@ -1,0 +1,87 @@
+"""The one settings object. Every knob comes from an ``OPENLIPSYNC_*`` environment variable.
+
+One object instead of scattered ``os.getenv`` calls, so that the API, the worker processes and
+the command line all see the same values and the README can list them in one place.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Service settings; field ``x`` is read from ``OPENLIPSYNC_X``."""
+
+    model_config = SettingsConfigDict(env_prefix="OPENLIPSYNC_", extra="ignore")
+
+    #: Holds the SQLite database, the blob folder and the signing secret by default.
+    data_dir: Path = Path("./openlipsync-data")
+    #: SQLAlchemy URL; default ``sqlite:///<data_dir>/openlipsync.db``.
+    database_url: str | None = None
+    #: Where uploads and outputs live; default ``file://<data_dir>/blobs``.
+    storage_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8000
+    #: Base of the signed upload/download links (e.g. ``https://lipsync.example.com``);
+    #: default: the scheme and host of the request that asked for them.
+    public_base_url: str | None = None
+    #: HMAC key for signed links; default: a random key kept in ``<data_dir>/secret.key``.
+    secret_key: str | None = None
+
+    #: Renders that run at once (each in its own process). 0 runs no worker in ``serve``.
+    workers: int = Field(default=1, ge=0)
+    #: Seconds a render may run before it fails with ``processing_timeout``.
+    render_timeout_s: float = Field(default=3600.0, gt=0)
+    #: A worker renews its claim on a job this often x 3; a claim not renewed for this long
+    #: is taken as a dead worker and the job is re-queued (or failed and refunded).
+    lease_s: float = Field(default=30.0, gt=0)
+    #: Attempts per job before a job whose worker keeps dying is failed and refunded.
+    max_attempts: int = Field(default=2, ge=1)
+    #: Largest job, in frames at the 30 fps estimate (Magic Hour's cap is 120,000).
+    max_frames: int = Field(default=120_000, ge=1)
+
+    #: Credits of the key created on first start.
+    first_key_credits: int = Field(default=100_000, ge=0)
+    upload_url_ttl_s: int = Field(default=3600, ge=1)
+    download_url_ttl_s: int = Field(default=86_400, ge=1)
+    max_upload_bytes: int = Field(default=2 * 1024**3, ge=1)
+    #: Largest JSON request body.
+    max_json_bytes: int = Field(default=256 * 1024, ge=1024)
+
+    #: Remote inputs (http(s) URLs, YouTube): size cap and per-phase network timeout.
+    max_remote_bytes: int = Field(default=2 * 1024**3, ge=1)
+    remote_timeout_s: float = Field(default=30.0, gt=0)
+    #: Hosts and IP ranges remote inputs may reach although they are loopback, private or
+    #: link-local (comma separated, e.g. ``media.internal,10.1.0.0/16``). Empty: public only.
+    remote_allow: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    #: Webhook retries wait base x 2^(attempt-1) seconds, for up to ``webhook_max_age_s``.
+    webhook_backoff_base_s: float = Field(default=10.0, gt=0)
+    webhook_max_age_s: float = Field(default=86_400.0, gt=0)
+    webhook_timeout_s: float = Field(default=10.0, gt=0)
+
+    @field_validator("remote_allow", mode="before")
+    @classmethod
+    def _split_commas(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir.resolve() / 'openlipsync.db'}"
+
+    @property
+    def resolved_storage_url(self) -> str:
+        return self.storage_url or (self.data_dir.resolve() / "blobs").as_uri()
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process's settings, read from the environment once."""
+    return Settings()

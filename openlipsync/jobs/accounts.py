@@ -1,0 +1,71 @@
+"""API keys: each key is an account with a credit balance. Secrets are stored only as hashes."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from openlipsync.jobs import credits
+from openlipsync.jobs.errors import InsufficientCredits, NotFound
+from openlipsync.store.db import Database
+from openlipsync.store.models import ApiKey, now
+
+SECRET_PREFIX = "olk_"
+
+
+def hash_secret(secret: str) -> str:
+    # Keys are long random strings, so a plain SHA-256 is enough (no password stretching).
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def create_key(db: Database, name: str, initial_credits: int) -> tuple[ApiKey, str]:
+    """A new key and its secret; the secret cannot be recovered later."""
+    secret = SECRET_PREFIX + secrets.token_urlsafe(32)
+    key = ApiKey(name=name, key_hash=hash_secret(secret), prefix=secret[:12], credits=initial_credits)
+    with db.session() as session:
+        session.add(key)
+    return key, secret
+
+
+def ensure_first_key(db: Database, initial_credits: int) -> str | None:
+    """On a fresh installation, create the first key and return its secret (else None)."""
+    with db.session() as session:
+        if session.scalar(select(func.count()).select_from(ApiKey)):
+            return None
+    return create_key(db, "admin", initial_credits)[1]
+
+
+def authenticate(session: Session, secret: str) -> ApiKey | None:
+    key = session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_secret(secret)))
+    return key if key is not None and key.revoked_at is None else None
+
+
+def list_keys(db: Database) -> list[ApiKey]:
+    with db.session() as session:
+        return list(session.scalars(select(ApiKey).order_by(ApiKey.created_at)))
+
+
+def _get(session: Session, key_id: str) -> ApiKey:
+    key = session.get(ApiKey, key_id)
+    if key is None:
+        raise NotFound(f"no key with id {key_id!r}")
+    return key
+
+
+def revoke_key(db: Database, key_id: str) -> None:
+    with db.session() as session:
+        _get(session, key_id).revoked_at = now()
+
+
+def add_credits(db: Database, key_id: str, amount: int) -> int:
+    """Top up (or, with a negative amount, take back) credits; returns the new balance."""
+    with db.session() as session:
+        _get(session, key_id)
+        if amount >= 0:
+            credits.give(session, key_id, amount)
+        elif not credits.charge(session, key_id, -amount):
+            raise InsufficientCredits(f"the balance of {key_id} is less than {-amount}")
+        return session.get(ApiKey, key_id, populate_existing=True).credits

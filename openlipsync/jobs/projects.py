@@ -1,0 +1,134 @@
+"""Creating, reading and deleting lip-sync projects on behalf of an API key."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from urllib.parse import urlparse
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from openlipsync.jobs import credits
+from openlipsync.jobs.errors import InsufficientCredits, InvalidRequest, NotFound, Unprocessable
+from openlipsync.jobs.queue import JobQueue
+from openlipsync.store.blobs import BlobStore
+from openlipsync.store.db import Database
+from openlipsync.store.models import CANCELED, QUEUED, RENDERING, ApiKey, Project, Upload, now
+
+
+@dataclass(frozen=True)
+class ProjectSpec:
+    """A validated ``POST /v1/lip-sync`` body (see ``api/schemas.py``)."""
+
+    start_seconds: float
+    end_seconds: float
+    mode: str
+    video_source: str
+    audio_input: str
+    video_input: str | None = None
+    youtube_url: str | None = None
+    max_fps_limit: float | None = None
+    name: str | None = None
+
+
+def is_url(value: str) -> bool:
+    parsed = urlparse(value)
+    return parsed.scheme in ("http", "https") and bool(parsed.netloc)
+
+
+def _check_input(session: Session, key_id: str, value: str, field: str) -> None:
+    """An input is an http(s) URL or a file this key uploaded; anything else does not exist."""
+    if is_url(value):
+        return
+    upload = session.get(Upload, value) if value.startswith("api-assets/") else None
+    if upload is None or upload.key_id != key_id or upload.uploaded_at is None:
+        raise InvalidRequest(
+            f"file path '{value}' does not exist. Please make sure that the value matches the "
+            f"'file_path' returned by POST /v1/files/upload-urls (after the file was uploaded), "
+            f"or is an http(s) URL ({field})"
+        )
+
+
+def _estimate(spec: ProjectSpec, max_frames: int) -> tuple[int, float]:
+    """Credits charged at queue time, and the fps shown until the render knows the real one."""
+    if spec.end_seconds <= spec.start_seconds:
+        raise InvalidRequest(f"end_seconds ({spec.end_seconds:g}) must be greater than start_seconds "
+                             f"({spec.start_seconds:g})")
+    frames = credits.estimate_frames(spec.start_seconds, spec.end_seconds)
+    if frames > max_frames:
+        raise Unprocessable(f"the clip is {frames} frames at {credits.ESTIMATE_FPS} fps; the limit is "
+                            f"{max_frames} frames (end_seconds - start_seconds is too long)")
+    fps = min(float(credits.ESTIMATE_FPS), spec.max_fps_limit or float(credits.ESTIMATE_FPS))
+    return credits.frame_cost(frames, spec.mode), fps
+
+
+def create_project(db: Database, queue: JobQueue, key_id: str, spec: ProjectSpec, base_url: str,
+                   max_frames: int) -> Project:
+    """Validate, charge the estimate and queue, atomically: a short balance creates nothing."""
+    cost, fps = _estimate(spec, max_frames)
+    name = spec.name or f"Lip Sync - {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M:%S')}"
+    with db.session() as session:
+        _check_input(session, key_id, spec.audio_input, "assets.audio_file_path")
+        if spec.video_source == "file":
+            _check_input(session, key_id, spec.video_input, "assets.video_file_path")
+        if not credits.charge(session, key_id, cost):
+            balance = session.get(ApiKey, key_id).credits
+            raise InsufficientCredits(f"Payment required: this job costs {cost} credits and the "
+                                      f"balance is {balance}")
+        project = Project(
+            key_id=key_id, name=name, status=QUEUED, mode=spec.mode, start_seconds=spec.start_seconds,
+            end_seconds=spec.end_seconds, max_fps_limit=spec.max_fps_limit, video_source=spec.video_source,
+            video_input=spec.video_input if spec.video_source == "file" else None,
+            youtube_url=spec.youtube_url if spec.video_source == "youtube" else None,
+            audio_input=spec.audio_input, public_base_url=base_url, estimate=cost, credits_charged=cost,
+            fps=fps, width=-1, height=-1, progress=0.0, enabled=True, attempts=0, created_at=now(),
+        )
+        session.add(project)
+    queue.submit(project.id)
+    return project
+
+
+def get_project(db: Database, key_id: str, project_id: str) -> Project:
+    """The key's own, not deleted project; NotFound for anything else (no telling which)."""
+    with db.session() as session:
+        project = session.get(Project, project_id)
+        if project is None or project.key_id != key_id or not project.enabled:
+            raise NotFound()
+        return project
+
+
+def _unshared_inputs(session: Session, project: Project) -> list[str]:
+    """Uploads of this project that no other live project of the key still uses."""
+    refs = (project.audio_input, project.video_input)
+    mine = {ref for ref in refs if ref and ref.startswith("api-assets/")}
+    if not mine:
+        return []
+    others = session.execute(
+        select(Project.audio_input, Project.video_input)
+        .where(Project.key_id == project.key_id, Project.enabled, Project.id != project.id)
+    ).all()
+    used = {ref for row in others for ref in row if ref}
+    return sorted(mine - used)
+
+
+def delete_project(db: Database, blobs: BlobStore, key_id: str, project_id: str) -> None:
+    """Delete for good: the output and the inputs go; a job still queued or rendering is canceled
+    and refunded in full (its worker notices at its next heartbeat and stops)."""
+    with db.session() as session:
+        project = session.get(Project, project_id, with_for_update=True, populate_existing=True)
+        if project is None or project.key_id != key_id or not project.enabled:
+            raise NotFound()
+        if project.status in (QUEUED, RENDERING):
+            credits.give(session, key_id, project.credits_charged)
+            project.credits_charged = 0
+            project.status, project.claim_token, project.lease_until = CANCELED, None, None
+            project.finished_at = now()
+        project.enabled = False
+        inputs = _unshared_inputs(session, project)
+        if inputs:
+            session.execute(delete(Upload).where(Upload.file_path.in_(inputs)))
+        doomed = inputs + ([project.output_key] if project.output_key else [])
+        project.output_key = None
+    for key in doomed:
+        blobs.delete(key)

@@ -1,0 +1,64 @@
+"""Everything one server process needs, wired once: database, blobs, signer, queue, background loops."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from sqlalchemy.orm import Session
+
+from openlipsync.core.config import Settings
+from openlipsync.jobs import lifecycle
+from openlipsync.jobs.queue import LocalPoolQueue
+from openlipsync.jobs.runner import ProjectRunner
+from openlipsync.jobs.signing import Signer, load_secret
+from openlipsync.jobs.webhooks import WebhookDispatcher, record_event
+from openlipsync.store.blobs import open_blob_store
+from openlipsync.store.db import Database, upgrade
+from openlipsync.store.models import Project
+
+log = logging.getLogger(__name__)
+
+
+class Runtime:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        upgrade(settings.resolved_database_url)
+        self.db = Database(settings.resolved_database_url)
+        self.blobs = open_blob_store(settings.resolved_storage_url)
+        self.signer = Signer(load_secret(settings))
+        self.queue = LocalPoolQueue(ProjectRunner(self.db, self.blobs, settings, self.emit), settings.workers)
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def emit(self, session: Session, project: Project, event: str) -> None:
+        record_event(session, project, event, self.signer, self.settings)
+
+    def recover(self) -> None:
+        """Re-queue what dead workers left behind and submit every queued job."""
+        for project_id in lifecycle.recover(self.db, self.settings.max_attempts, self.emit):
+            self.queue.submit(project_id)
+
+    def _reap(self) -> None:
+        interval = min(self.settings.lease_s / 2, 10.0)
+        while not self._stop.wait(interval):
+            try:
+                self.recover()
+            except Exception:
+                log.exception("recovering stale jobs failed")
+
+    def start(self) -> None:
+        self.recover()
+        self.queue.start()
+        dispatcher = WebhookDispatcher(self.db, self.settings)
+        for name, target in (("reaper", self._reap), ("webhooks", lambda: dispatcher.run(self._stop))):
+            thread = threading.Thread(target=target, name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.queue.stop()
+        for thread in self._threads:
+            thread.join(timeout=15)
+        self.db.dispose()

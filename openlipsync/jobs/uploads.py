@@ -1,0 +1,57 @@
+"""Upload slots: ``POST /v1/files/upload-urls`` hands out signed PUT targets, the PUT fills them."""
+
+from __future__ import annotations
+
+import re
+import secrets
+
+from openlipsync.jobs.errors import Unprocessable
+from openlipsync.jobs.signing import Signer
+from openlipsync.jobs.views import iso
+from openlipsync.store.db import Database
+from openlipsync.store.models import Upload, now
+
+#: Accepted extensions per asset type (Magic Hour's lists, CONTRACT.md section 3.1).
+EXTENSIONS = {
+    "video": ("mp4", "m4v", "mov", "webm"),
+    "audio": ("mp3", "wav", "aac", "flac", "webm", "weba", "m4a", "opus", "ogg", "oga", "aiff", "amr"),
+    "image": ("png", "jpg", "jpeg", "jfif", "heic", "heif", "webp", "avif", "jp2", "tiff", "tif", "bmp"),
+}
+#: ``api-assets/<asset id>/<type>.<extension>``: the only shape of file path we hand out.
+FILE_PATH = re.compile(r"^api-assets/[a-f0-9]{24}/(video|audio|image)\.[a-z0-9]{1,8}$")
+
+
+def upload_path(file_path: str) -> str:
+    """The path of the signed PUT for ``file_path``."""
+    return f"/uploads/{file_path}"
+
+
+def create_slots(db: Database, signer: Signer, key_id: str, items: list[tuple[str, str]], base_url: str,
+                 ttl_s: int) -> list[dict]:
+    """One signed upload target per (type, extension), in the order asked."""
+    for kind, extension in items:
+        if extension not in EXTENSIONS[kind]:
+            raise Unprocessable(f"'{extension}' is an invalid {kind} extension. "
+                                f"Possible extensions are '{', '.join(EXTENSIONS[kind])}'")
+    slots, answer = [], []
+    for kind, extension in items:
+        file_path = f"api-assets/{secrets.token_hex(12)}/{kind}.{extension}"
+        query, expires = signer.sign("PUT", upload_path(file_path), ttl_s)
+        slots.append(Upload(file_path=file_path, key_id=key_id, type=kind, extension=extension,
+                            expires_at=expires))
+        answer.append({"upload_url": f"{base_url}{upload_path(file_path)}?{query}",
+                       "expires_at": iso(expires), "file_path": file_path})
+    with db.session() as session:
+        session.add_all(slots)
+    return answer
+
+
+def slot_exists(db: Database, file_path: str) -> bool:
+    with db.session() as session:
+        return session.get(Upload, file_path) is not None
+
+
+def mark_uploaded(db: Database, file_path: str, size: int) -> None:
+    with db.session() as session:
+        upload = session.get(Upload, file_path)
+        upload.uploaded_at, upload.size = now(), size

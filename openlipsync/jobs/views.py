@@ -1,0 +1,61 @@
+"""The video project object exactly as Magic Hour's SDK expects it (CONTRACT.md section 3.4).
+
+Built here rather than in the API layer because webhooks send the same object as ``payload``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from openlipsync.jobs.signing import Signer
+from openlipsync.store.models import COMPLETE, Project
+
+
+def iso(timestamp: float) -> str:
+    """``2024-07-25T16:56:21.932Z``, the form Magic Hour uses."""
+    moment = datetime.fromtimestamp(timestamp, timezone.utc)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def output_name(project_id: str) -> str:
+    """The file name the SDK saves the download under (the URL's last path segment)."""
+    return f"lip-sync-{project_id}.mp4"
+
+
+def output_key(project_id: str) -> str:
+    return f"outputs/{project_id}/{output_name(project_id)}"
+
+
+def download_path(project_id: str) -> str:
+    return f"/downloads/{project_id}/{output_name(project_id)}"
+
+
+def project_payload(project: Project, signer: Signer, ttl_s: int) -> dict:
+    """All 16 keys the SDK requires, plus ``progress`` (0..1)."""
+    downloads = []
+    if project.status == COMPLETE and project.output_key:
+        path = download_path(project.id)
+        query, expires = signer.sign("GET", path, ttl_s)
+        downloads.append({"url": f"{project.public_base_url}{path}?{query}", "expires_at": iso(expires)})
+    error = None
+    if project.error_code:
+        error = {"code": project.error_code, "message": project.error_message or project.error_code}
+    return {
+        "id": project.id,
+        "name": project.name,
+        "status": project.status,
+        "type": "LIP_SYNC",
+        "created_at": iso(project.created_at),
+        "width": project.width,
+        "height": project.height,
+        "enabled": project.enabled,
+        "start_seconds": project.start_seconds,
+        "end_seconds": project.end_seconds,
+        "fps": project.fps,
+        "credits_charged": project.credits_charged,
+        "total_frame_cost": project.credits_charged,
+        "error": error,
+        "downloads": downloads,
+        "download": downloads[0] if downloads else None,
+        "progress": round(project.progress, 4),
+    }
