@@ -1,0 +1,163 @@
+"""The output file: H.264 video at true timestamps with the new audio muxed in as AAC, streamed.
+
+Audio is encoded alongside the video as frames arrive (never read whole), cut or padded with
+silence so it covers exactly the video's length. Without ``audio_path`` the file has no audio
+track at all. The file appears under its name only when complete: it is written to a hidden
+temporary file beside the target and renamed on a successful close.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import uuid
+from collections.abc import Iterator
+from fractions import Fraction
+from pathlib import Path
+from types import TracebackType
+
+import av
+import numpy as np
+
+from openlipsync.media.audio import iter_audio
+from openlipsync.media.pixels import rgb_to_frame
+
+# 90 kHz is the MPEG clock: fine enough that VFR timestamps keep their spacing to 11 microseconds.
+_TIME_BASE = Fraction(1, 90000)
+_AUDIO_RATE = 48000
+_FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}
+
+
+class VideoWriter:
+    """Context manager writing RGB frames to an H.264 (yuv420p, libx264 CRF) file with AAC audio.
+
+    ``audio_path`` is read from ``audio_start`` seconds on; the track ends where the video ends.
+    """
+
+    def __init__(
+        self,
+        out_path: str | os.PathLike[str],
+        width: int,
+        height: int,
+        fps: float,
+        *,
+        audio_path: str | os.PathLike[str] | None = None,
+        audio_start: float = 0.0,
+        crf: int = 18,
+        preset: str = "veryfast",
+    ) -> None:
+        if width <= 0 or height <= 0 or width % 2 or height % 2:
+            raise ValueError(f"yuv420p needs a positive even size, got {width}x{height}")
+        if fps <= 0:
+            raise ValueError(f"fps must be positive, got {fps}")
+        self.out_path = Path(out_path)
+        suffix = self.out_path.suffix.lower()
+        self._tmp_path = self.out_path.with_name(f".{self.out_path.stem}.{uuid.uuid4().hex[:8]}.part{suffix}")
+        self._size = (height, width)
+        self._frame_ticks = max(1, round(1 / (fps * _TIME_BASE)))
+        # An audio source that fails to open fails here, before any file is created.
+        self._audio: Iterator[np.ndarray] | None = None
+        if audio_path is not None:
+            self._audio = iter_audio(audio_path, rate=_AUDIO_RATE, start=audio_start, chunk_seconds=1.0)
+        container_format = _FORMATS.get(suffix, "mp4")
+        options = {"movflags": "+faststart"} if container_format in ("mp4", "mov") else {}
+        self._container = av.open(os.fspath(self._tmp_path), "w", format=container_format, options=options)
+        self._closed = False
+        try:
+            self._video = self._container.add_stream("libx264", rate=Fraction(fps).limit_denominator(100000))
+            self._video.width, self._video.height, self._video.pix_fmt = width, height, "yuv420p"
+            self._video.time_base = _TIME_BASE
+            self._video.codec_context.time_base = _TIME_BASE
+            self._video.options = {"crf": str(crf), "preset": preset}
+            self._audio_stream = None
+            if self._audio is not None:
+                self._audio_stream = self._container.add_stream("aac", rate=_AUDIO_RATE, layout="mono")
+                self._audio_stream.time_base = Fraction(1, _AUDIO_RATE)
+        except BaseException:
+            self._abort()
+            raise
+        self._audio_buffer = np.zeros(0, np.float32)
+        self._audio_written = 0  # samples sent to the encoder
+        self._last_pts: int | None = None
+
+    def __enter__(self) -> VideoWriter:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self._abort()
+
+    def write(self, image: np.ndarray, time: float) -> None:
+        """Encode one RGB frame shown from ``time`` seconds on; times must increase."""
+        if image.shape != (*self._size, 3) or image.dtype != np.uint8:
+            raise ValueError(f"expected a {self._size[0]}x{self._size[1]}x3 uint8 image, got {image.shape}")
+        pts = round(time / _TIME_BASE)
+        if self._last_pts is not None and pts <= self._last_pts:
+            raise ValueError(f"frame times must increase: {time}s after {self._last_pts * _TIME_BASE}s")
+        frame = rgb_to_frame(image)
+        frame.pts, frame.time_base = pts, _TIME_BASE
+        self._last_pts = pts
+        self._mux(self._video.encode(frame))
+        self._write_audio_until(time)
+
+    def close(self) -> None:
+        """Flush both encoders, finish the file and move it into place; on failure leave nothing."""
+        if self._closed:
+            return
+        try:
+            if self._last_pts is None:
+                raise ValueError("no frame was written")
+            self._mux(self._video.encode(None))
+            end = float((self._last_pts + self._frame_ticks) * _TIME_BASE)
+            self._write_audio_until(end, pad=True)
+            if self._audio_stream is not None:
+                self._mux(self._audio_stream.encode(None))
+            self._closed = True
+            self._container.close()
+            os.replace(self._tmp_path, self.out_path)
+        except BaseException:
+            self._abort()
+            raise
+
+    def _abort(self) -> None:
+        if not self._closed:
+            self._closed = True
+            with contextlib.suppress(av.FFmpegError, OSError, ValueError):  # its trailer no longer matters
+                self._container.close()
+        self._tmp_path.unlink(missing_ok=True)
+
+    def _mux(self, packets: list[av.Packet]) -> None:
+        for packet in packets:
+            if packet.stream is self._video:
+                # The mp4 muxer takes each sample's length from the next one's timestamp; only the
+                # last needs its own, and one nominal frame period is the honest guess for it.
+                packet.duration = self._frame_ticks
+            self._container.mux(packet)
+
+    def _write_audio_until(self, time: float, pad: bool = False) -> None:
+        """Encode audio up to ``time`` seconds; with ``pad`` fill with silence where the source ended."""
+        if self._audio_stream is None:
+            return
+        target = round(time * _AUDIO_RATE)
+        while self._audio_written + len(self._audio_buffer) < target and self._audio is not None:
+            chunk = next(self._audio, None)
+            if chunk is None:
+                self._audio = None
+                break
+            self._audio_buffer = np.concatenate([self._audio_buffer, chunk])
+        needed = target - self._audio_written
+        if pad and len(self._audio_buffer) < needed:
+            silence = np.zeros(needed - len(self._audio_buffer), np.float32)
+            self._audio_buffer = np.concatenate([self._audio_buffer, silence])
+        samples, self._audio_buffer = self._audio_buffer[:needed], self._audio_buffer[needed:]
+        if not len(samples):
+            return
+        frame = av.AudioFrame.from_ndarray(samples[None, :], format="flt", layout="mono")
+        frame.sample_rate, frame.time_base = _AUDIO_RATE, Fraction(1, _AUDIO_RATE)
+        frame.pts = self._audio_written
+        self._audio_written += len(samples)
+        self._mux(self._audio_stream.encode(frame))
