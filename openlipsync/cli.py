@@ -3,14 +3,38 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TextIO
 
 # MediaPipe logs through glog/absl to stderr; keep the terminal for our own progress and errors.
 os.environ.setdefault("GLOG_minloglevel", "2")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+@contextlib.contextmanager
+def _terminal_only_for_us() -> Iterator[TextIO]:
+    """Silence native stderr (MediaPipe's C++ logging ignores Python) and hand back the real one.
+
+    Yields a text stream on the original stderr for our own progress bar and messages.
+    """
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    os.close(devnull)
+    stream = os.fdopen(os.dup(saved), "w", buffering=1)
+    try:
+        yield stream
+    finally:
+        stream.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        stream.close()
 
 
 def _render(args: argparse.Namespace) -> int:
@@ -23,22 +47,24 @@ def _render(args: argparse.Namespace) -> int:
 
     options = RenderOptions(mode=args.mode, start=args.start, end=args.end, max_fps=args.max_fps,
                             audio_longer=args.audio_longer, crf=args.crf, preset=args.preset)
+    with _terminal_only_for_us() as terminal:
+        console = Console(file=terminal, stderr=True)
+        bar = Progress(TextColumn("{task.description:<10}"), BarColumn(), MofNCompleteColumn(),
+                       TimeRemainingColumn(), console=console, transient=args.json, disable=args.quiet)
+        tasks: dict[str, int] = {}
+
+        def progress(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=done, total=max(total, done))
+
+        try:
+            with bar:
+                summary = render(args.video, args.audio, args.output, options, progress)
+        except MediaError as exc:
+            console.print(f"[red]error[/red] ({exc.code}): {exc.message}", highlight=False)
+            return 2
     console = Console(stderr=True)
-    bar = Progress(TextColumn("{task.description:<10}"), BarColumn(), MofNCompleteColumn(),
-                   TimeRemainingColumn(), console=console, transient=args.json, disable=args.quiet)
-    tasks: dict[str, int] = {}
-
-    def progress(stage: str, done: int, total: int) -> None:
-        if stage not in tasks:
-            tasks[stage] = bar.add_task(stage, total=total)
-        bar.update(tasks[stage], completed=done, total=max(total, done))
-
-    try:
-        with bar:
-            summary = render(args.video, args.audio, args.output, options, progress)
-    except MediaError as exc:
-        console.print(f"[red]error[/red] ({exc.code}): {exc.message}", highlight=False)
-        return 2
     if args.json:
         print(json.dumps(summary.to_dict()))
     else:
