@@ -46,7 +46,10 @@ def displacement(
     a[n + 1 :, :n] = p.T
     rhs = np.zeros((n + 3, 2))
     rhs[:n] = (src - dst) / norm
-    coef = np.linalg.solve(a, rhs)
+    # OpenCV's LU: single-threaded, so a small system does not pay for a BLAS thread pool.
+    ok, coef = cv2.solve(a, rhs, flags=cv2.DECOMP_LU)
+    if not ok:
+        coef = np.linalg.lstsq(a, rhs, rcond=None)[0]
 
     gx = np.arange(0, w + step, step, dtype=np.float64)
     gy = np.arange(0, h + step, step, dtype=np.float64)
