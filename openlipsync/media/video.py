@@ -76,21 +76,22 @@ def _frames(path, info: VideoInfo, start: float, end: float | None, max_fps: flo
 Decoded = tuple[float, av.VideoFrame, int]  # (seconds from the trim start, frame, clockwise rotation)
 
 
-class _Overshot(Exception):
-    """A seek landed after the requested start; raised before any frame is yielded."""
+class _SeekMissed(Exception):
+    """A seek landed after the requested start or where nothing decodes; raised before any frame."""
 
 
 def _decoded(path, info: VideoInfo, start: float, end: float | None) -> Iterator[Decoded]:
-    """Frames in range, seeking near ``start`` first; a seek that overshoots is redone from the top.
+    """Frames in range, seeking near ``start`` first; a seek that misses is redone from the top.
 
-    Some containers (avi without an index, broken cues) seek past the target; decoding from the
-    start is then the only way to get the exact same frames as a read without a seek.
+    Some containers (mpeg-ts, avi without an index, broken cues) seek past the target or to
+    nowhere; decoding from the start is then the only way to get the exact same frames as a
+    read without a seek.
     """
     if start > 0:
         try:
             yield from _decode(path, info, start, end, seek=True)
             return
-        except _Overshot:
+        except _SeekMissed:
             pass
     yield from _decode(path, info, start, end, seek=False)
 
@@ -102,17 +103,17 @@ def _decode(path, info: VideoInfo, start: float, end: float | None, *, seek: boo
         stream = video_stream(container)
         stream.thread_type = "AUTO"
         origin = seconds(stream.start_time, stream) or 0.0
-        if seek:
-            container.seek(int((start + origin) / stream.time_base), stream=stream, backward=True)
         step = 1.0 / info.fps
         previous: float | None = None
         try:
+            if seek:
+                container.seek(int((start + origin) / stream.time_base), stream=stream, backward=True)
             for frame in container.decode(stream):
                 time = frame.time - origin if frame.time is not None else None
                 if time is None or (previous is not None and time <= previous):
                     time = previous + step if previous is not None else 0.0
                 if seek and previous is None and time > start + _EPS:
-                    raise _Overshot
+                    raise _SeekMissed
                 previous = time
                 if time < start - _EPS:
                     continue
@@ -120,8 +121,12 @@ def _decode(path, info: VideoInfo, start: float, end: float | None, *, seek: boo
                     return
                 yield time - start, frame, rotation_of(frame, stream)
         except DECODE_ERRORS as exc:
+            if previous is None and seek:
+                raise _SeekMissed from exc
             if previous is None:
                 raise MediaError("invalid_video_file", f"{name}: the video does not decode ({exc})") from exc
+        if previous is None and seek:
+            raise _SeekMissed
 
 
 def _on_grid(
