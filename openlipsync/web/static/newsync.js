@@ -154,6 +154,7 @@ export class NewSyncForm {
   setFile(kind, file) {
     this.files[kind] = file;
     this.clearError(kind);
+    $(`${kind}-upload`).hidden = true;
     $(`${kind}-file-name`).textContent = file ? `${file.name} · ${(file.size / 1e6).toFixed(1)} MB` : "";
     if (this.previewUrls[kind]) URL.revokeObjectURL(this.previewUrls[kind]);
     this.previewUrls[kind] = file ? URL.createObjectURL(file) : null;
@@ -266,7 +267,7 @@ export class NewSyncForm {
     const percent = box.querySelector("[data-percent]");
     const show = (fraction) => {
       bar.value = fraction;
-      percent.textContent = `${Math.round(fraction * 100)}%`;
+      percent.textContent = fraction >= 1 ? "done" : `${Math.round(fraction * 100)}%`;
     };
     show(0);
     box.hidden = false;
@@ -282,6 +283,7 @@ export class NewSyncForm {
     try {
       if (source === "file") return await this.upload(kind, this.files[kind]);
     } catch (error) {
+      $(`${kind}-upload`).hidden = true;
       throw Object.assign(error, { field: kind });
     }
     return this.activeInput(kind).value.trim();
@@ -315,7 +317,6 @@ export class NewSyncForm {
       if (name) body.name = name;
       button.textContent = "Starting…";
       const created = await api.createLipSync(body);
-      for (const kind of ["video", "audio"]) $(`${kind}-upload`).hidden = true;
       this.app.onCreated(created, {
         video: this.source("video") === "youtube" ? null : this.source("video") === "file" ? this.previewUrls.video : videoPath,
         start,
@@ -347,8 +348,8 @@ export class NewSyncForm {
       if (mentions(assets.audio_file_path)) fields.add("audio");
     }
     if (fields.size === 0) fields.add("submit");
-    const suffix = error.status === 402 ? ": this render needs more credits than the key has left." : "";
-    for (const field of fields) this.setError(field, error.message + suffix);
+    const prefix = error.status === 402 ? "Not enough credits. " : "";
+    for (const field of fields) this.setError(field, prefix + error.message);
     if (error.status === 402) this.app.refreshBalance();
     this.focusFirstError();
   }

@@ -100,6 +100,7 @@ export class ProjectView {
 
   render(project) {
     $("project-title").textContent = project.name || "Untitled lip sync";
+    document.title = `${$("project-title").textContent} · openlipsync`;
     $("delete-project").hidden = false;
     const length = project.end_seconds - project.start_seconds;
     const rows = [
