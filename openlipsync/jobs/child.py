@@ -56,9 +56,6 @@ def _input(ref: str, kind: str, work_dir: Path, settings: Settings, stack: ExitS
 
 
 def _render(job: dict, settings: Settings, work_dir: Path, conn: Connection) -> dict:
-    from openlipsync.engine.options import RenderOptions
-    from openlipsync.engine.render import render
-
     last = [0.0]
 
     def progress(stage: str, done: int, total: int) -> None:
@@ -75,6 +72,10 @@ def _render(job: dict, settings: Settings, work_dir: Path, conn: Connection) -> 
                                      allow=AllowList(settings.remote_allow))
         else:
             video = _input(job["video_input"], "video", work_dir, settings, stack)
+        # Imported only now: a refused or failed fetch ends the job without loading the models.
+        from openlipsync.engine.options import RenderOptions
+        from openlipsync.engine.render import render
+
         options = RenderOptions(mode=job["mode"], start=job["start_seconds"], end=job["end_seconds"],
                                 max_fps=job["max_fps_limit"])
         return render(video, audio, work_dir / "output.mp4", options, progress=progress).to_dict()

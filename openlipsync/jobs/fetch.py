@@ -49,7 +49,7 @@ def _kind(ip: IPAddress) -> str | None:
     """Why ``ip`` is not a public address, or None when it is."""
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         return _kind(ip.ipv4_mapped)
-    for name in ("loopback", "link_local", "private", "multicast", "unspecified", "reserved"):
+    for name in ("loopback", "link_local", "unspecified", "multicast", "private", "reserved"):
         if getattr(ip, f"is_{name}"):
             return name.replace("_", "-")
     return None if ip.is_global else "non-public"
@@ -102,7 +102,7 @@ def fetch(url: str, dest: Path, *, max_bytes: int, timeout_s: float, allow: Allo
                 response = client.send(request, stream=True)
             except httpx.HTTPError as exc:
                 raise FetchError(f"cannot fetch {str(current)!r}: {exc}") from exc
-            with response:
+            try:
                 if response.is_redirect:
                     current = current.join(response.headers["location"])
                     continue
@@ -110,6 +110,8 @@ def fetch(url: str, dest: Path, *, max_bytes: int, timeout_s: float, allow: Allo
                     raise FetchError(f"fetching {str(current)!r} got HTTP {response.status_code}")
                 _save(response, dest, max_bytes, deadline, str(current))
                 return dest
+            finally:
+                response.close()
     raise FetchError(f"too many redirects fetching {url!r}")
 
 
