@@ -62,7 +62,7 @@ def _render(args: argparse.Namespace) -> int:
             with bar:
                 summary = render(args.video, args.audio, args.output, options, progress)
         except MediaError as exc:
-            console.print(f"[red]error[/red] ({exc.code}): {exc.message}", highlight=False)
+            print(f"error ({exc.code}): {exc.message}", file=terminal)
             return 2
     console = Console(stderr=True)
     if args.json:
