@@ -65,7 +65,7 @@ export class NewSyncForm {
         durationLabel: $("timeline-duration"),
         playButton: $("preview-play"),
       },
-      () => this.updateCosts(),
+      () => this.edited("start", "end"),
       clock,
     );
 
@@ -102,7 +102,7 @@ export class NewSyncForm {
     });
 
     this.form.querySelectorAll("input[name=mode]").forEach((radio) => {
-      radio.addEventListener("change", () => this.updateCosts());
+      radio.addEventListener("change", () => this.edited("mode"));
     });
     for (const [field, id] of [["fps", "max-fps"], ["name", "project-name"]]) {
       $(id).addEventListener("input", () => this.clearError(field));
@@ -207,7 +207,12 @@ export class NewSyncForm {
     estimate.append("Estimated cost ", strong);
     if (balance !== null) estimate.append(` of your ${credits(balance)}`);
     estimate.classList.toggle("short", balance !== null && total > balance);
-    this.clearError("submit");
+  }
+
+  /** A person changed these fields: their errors, and a refusal of the whole form, are stale now. */
+  edited(...fields) {
+    for (const field of [...fields, "submit"]) this.clearError(field);
+    this.updateCosts();
   }
 
   setError(field, message) {
