@@ -8,7 +8,7 @@ times real time, and counting is sample-exact where seeking in mp3/aac is not.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import av
@@ -24,7 +24,7 @@ def iter_audio(
     start: float = 0.0,
     duration: float | None = None,
     chunk_seconds: float = 5.0,
-) -> Iterator[np.ndarray]:
+) -> Generator[np.ndarray, None, None]:
     """Mono float32 samples in [-1, 1] from ``start`` for ``duration`` seconds (to the end if None).
 
     Every chunk holds ``round(chunk_seconds * rate)`` samples except the last. The file is
@@ -42,7 +42,9 @@ def iter_audio(
     return _chunks(container, stream, rate, skip, remaining, round(chunk_seconds * rate), Path(path).name)
 
 
-def _chunks(container, stream, rate: int, skip: int, remaining: int | None, size: int, name: str):
+def _chunks(
+    container, stream, rate: int, skip: int, remaining: int | None, size: int, name: str
+) -> Generator[np.ndarray, None, None]:
     pending: list[np.ndarray] = []
     held = 0
     with container:

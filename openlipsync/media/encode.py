@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Generator
 from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
@@ -56,7 +56,7 @@ class VideoWriter:
         self._size = (height, width)
         self._frame_ticks = max(1, round(1 / (fps * _TIME_BASE)))
         # An audio source that fails to open fails here, before any file is created.
-        self._audio: Iterator[np.ndarray] | None = None
+        self._audio: Generator[np.ndarray, None, None] | None = None
         if audio_path is not None:
             self._audio = iter_audio(audio_path, rate=_AUDIO_RATE, start=audio_start, chunk_seconds=1.0)
         container_format = _FORMATS.get(suffix, "mp4")
@@ -116,6 +116,7 @@ class VideoWriter:
             self._write_audio_until(end, pad=True)
             if self._audio_stream is not None:
                 self._mux(self._audio_stream.encode(None))
+            self._stop_audio_source()
             self._closed = True
             self._container.close()
             os.replace(self._tmp_path, self.out_path)
@@ -124,11 +125,18 @@ class VideoWriter:
             raise
 
     def _abort(self) -> None:
+        self._stop_audio_source()
         if not self._closed:
             self._closed = True
             with contextlib.suppress(av.FFmpegError, OSError, ValueError):  # its trailer no longer matters
                 self._container.close()
         self._tmp_path.unlink(missing_ok=True)
+
+    def _stop_audio_source(self) -> None:
+        """Close the source file now rather than whenever the garbage collector gets to it."""
+        if self._audio is not None:
+            self._audio.close()
+            self._audio = None
 
     def _mux(self, packets: list[av.Packet]) -> None:
         for packet in packets:

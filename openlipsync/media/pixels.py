@@ -37,5 +37,9 @@ def frame_to_rgb(frame: av.VideoFrame, rotation: int) -> np.ndarray:
 
 
 def rgb_to_frame(image: np.ndarray) -> av.VideoFrame:
-    """A yuv420p VideoFrame for the encoder from an even-sized HxWx3 uint8 RGB image."""
-    return av.VideoFrame.from_ndarray(cv2.cvtColor(image, cv2.COLOR_RGB2YUV_I420), format="yuv420p")
+    """A yuv420p VideoFrame for the encoder from an even-sized HxWx3 uint8 RGB image.
+
+    The frame wraps the fresh I420 array instead of copying it (``from_ndarray`` costs 1-3 ms
+    per 720p frame); nothing else holds that array, so the encoder sees it unchanged.
+    """
+    return av.VideoFrame.from_numpy_buffer(cv2.cvtColor(image, cv2.COLOR_RGB2YUV_I420), format="yuv420p")
