@@ -358,6 +358,18 @@ def test_writer_round_trip_with_longer_audio_cut(clips: Path, tmp_path: Path) ->
     assert np.corrcoef(source[800:-800], written[800 : len(source) - 800])[0, 1] > 0.9
 
 
+def test_writer_keeps_pixels_when_half_the_width_is_odd(tmp_path: Path) -> None:
+    """woman_flags.mp4 is 590 px wide: chroma rows of 295 px must not be read with a wrong stride."""
+    source = list(read_frames(shared_media("woman_flags.mp4"), 0.0, 0.4))
+    out = tmp_path / "out.mp4"
+    with VideoWriter(out, 590, 590, 25) as writer:
+        for frame in source:
+            writer.write(frame.image, frame.time)
+    back = list(read_frames(out))
+    assert len(back) == len(source)
+    assert min(psnr(a.image, b.image) for a, b in zip(source, back, strict=True)) > 38
+
+
 def test_writer_pads_shorter_audio_with_silence(clips: Path, tmp_path: Path) -> None:
     out = tmp_path / "out.mp4"
     encode_clip(clips / "cfr30.mp4", out, audio_path=clips / "speech.wav")

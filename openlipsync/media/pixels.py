@@ -40,6 +40,11 @@ def rgb_to_frame(image: np.ndarray) -> av.VideoFrame:
     """A yuv420p VideoFrame for the encoder from an even-sized HxWx3 uint8 RGB image.
 
     The frame wraps the fresh I420 array instead of copying it (``from_ndarray`` costs 1-3 ms
-    per 720p frame); nothing else holds that array, so the encoder sees it unchanged.
+    per 720p frame); nothing else holds that array, so the encoder sees it unchanged. Wrapping
+    reads the chroma planes with a wrong stride when half the width is odd (590 px wide: the
+    picture shears), so those sizes are copied.
     """
-    return av.VideoFrame.from_numpy_buffer(cv2.cvtColor(image, cv2.COLOR_RGB2YUV_I420), format="yuv420p")
+    i420 = cv2.cvtColor(image, cv2.COLOR_RGB2YUV_I420)
+    if image.shape[1] % 4:
+        return av.VideoFrame.from_ndarray(i420, format="yuv420p")
+    return av.VideoFrame.from_numpy_buffer(i420, format="yuv420p")
