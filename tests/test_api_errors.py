@@ -202,3 +202,20 @@ def test_framework_errors_are_json_too(server):
         assert _message(http.get("/no/such/page.html"), 404) == "Not Found"
         assert http.get("/openapi.json").json()["paths"]["/v1/lip-sync"]["post"]
         assert http.get("/health").json()["status"] == "ok"
+
+
+def test_project_list_is_the_keys_own_newest_first(server, files):
+    """Ours, for the web page: GET /v1/video-projects lists the key's live projects."""
+    secret = server.create_key(credits=100)
+    with server.client(key=secret) as http:
+        video = upload(http, shared_media("woman_flags.mp4"), "video")
+        ids = [lip_sync(http, video, video, end=0.5, style={"generation_mode": mode}).json()["id"]
+               for mode in ("lite", "standard")]
+        listed = http.get("/v1/video-projects").json()["items"]
+        assert [p["id"] for p in listed] == ids[::-1]
+        assert [p["generation_mode"] for p in listed] == ["standard", "lite"]
+        newest = http.get("/v1/video-projects", params={"limit": 1}).json()["items"]
+        assert [p["id"] for p in newest] == ids[1:]
+        assert "limit" in _message(http.get("/v1/video-projects", params={"limit": 0}), 400)
+        assert http.delete(f"/v1/video-projects/{ids[0]}").status_code == 204
+        assert [p["id"] for p in http.get("/v1/video-projects").json()["items"]] == ids[1:]

@@ -94,6 +94,14 @@ class VideoProject(BaseModel):
     download: Download | None
     #: Ours: how far the render is, 0..1.
     progress: float
+    #: Ours: the mode asked for (``style.generation_mode``, default lite).
+    generation_mode: str
+
+
+class VideoProjectList(BaseModel):
+    """Ours (for the web page's history): the key's projects, newest first."""
+
+    items: list[VideoProject]
 
 
 class Account(BaseModel):

@@ -98,6 +98,14 @@ def get_project(db: Database, key_id: str, project_id: str) -> Project:
         return project
 
 
+def list_projects(db: Database, key_id: str, limit: int) -> list[Project]:
+    """The key's live projects, newest first."""
+    with db.session() as session:
+        query = (select(Project).where(Project.key_id == key_id, Project.enabled)
+                 .order_by(Project.created_at.desc(), Project.id.desc()).limit(limit))
+        return list(session.scalars(query))
+
+
 def _unshared_inputs(session: Session, project: Project) -> list[str]:
     """Uploads of this project that no other live project of the key still uses."""
     refs = (project.audio_input, project.video_input)

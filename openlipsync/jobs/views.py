@@ -31,7 +31,7 @@ def download_path(project_id: str) -> str:
 
 
 def project_payload(project: Project, signer: Signer, ttl_s: int) -> dict:
-    """All 16 keys the SDK requires, plus ``progress`` (0..1)."""
+    """All 16 keys the SDK requires, plus ``progress`` (0..1) and ``generation_mode``."""
     downloads = []
     if project.status == COMPLETE and project.output_key:
         path = download_path(project.id)
@@ -58,4 +58,5 @@ def project_payload(project: Project, signer: Signer, ttl_s: int) -> dict:
         "downloads": downloads,
         "download": downloads[0] if downloads else None,
         "progress": round(project.progress, 4),
+        "generation_mode": project.mode,
     }

@@ -1,19 +1,17 @@
-"""``GET`` and ``DELETE /v1/video-projects/{id}``."""
+"""``GET`` and ``DELETE /v1/video-projects/{id}``, and the key's project list (ours)."""
 
 from __future__ import annotations
 
 import re
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
-from pydantic import BaseModel
-from sqlalchemy import select
 
 from openlipsync.api.deps import KeyDep, RuntimeDep
-from openlipsync.api.schemas import VideoProject
+from openlipsync.api.schemas import VideoProject, VideoProjectList
 from openlipsync.jobs.errors import NotFound
-from openlipsync.jobs.projects import delete_project, get_project
+from openlipsync.jobs.projects import delete_project, get_project, list_projects
 from openlipsync.jobs.views import project_payload
-from openlipsync.store.models import Project
 
 router = APIRouter()
 PROJECT_ID = re.compile(r"^[a-f0-9]{24}$")
@@ -25,19 +23,11 @@ def _checked(project_id: str) -> str:
     return project_id
 
 
-class VideoProjectList(BaseModel):
-    items: list[VideoProject]
-
-
 @router.get("/v1/video-projects", response_model=VideoProjectList, tags=["video projects"])
-def list_projects(key: KeyDep, runtime: RuntimeDep, limit: int = Query(50, ge=1, le=200)) -> dict:
+def read_projects(key: KeyDep, runtime: RuntimeDep, limit: Annotated[int, Query(ge=1, le=200)] = 50) -> dict:
     """The key's projects, newest first: the web page's history (not part of Magic Hour's API)."""
-    with runtime.db.session() as session:
-        projects = session.scalars(
-            select(Project).where(Project.key_id == key.id, Project.enabled)
-            .order_by(Project.created_at.desc(), Project.id.desc()).limit(limit)
-        ).all()
     ttl = runtime.settings.download_url_ttl_s
+    projects = list_projects(runtime.db, key.id, limit)
     return {"items": [project_payload(project, runtime.signer, ttl) for project in projects]}
 
 
