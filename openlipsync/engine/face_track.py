@@ -74,7 +74,9 @@ _MAX_CROP = 512  # px: larger crops are downscaled to this
 _CROP_PER_LANDMARKS = 2.0  # crop side / longer side of the landmarks' bounding box
 _CROP_PER_DETECTION = 2.2  # crop side / longer side of the detector's box (it omits the forehead)
 _MIN_TILE = 192  # px: the full-range detector's input size; smaller tiles would gain nothing
-_DEEP_SEARCH_EVERY = 12  # frames between tiled searches while no face is found
+_PATIENCE = 8  # frames without a face before the searches thin out
+_LOST_SEARCH_EVERY = 3  # ... to a whole-frame search every this many frames
+_DEEP_SEARCH_EVERY = 24  # frames between tiled searches while no face is found
 _RECENTRE = 0.08  # re-cut the crop when the face centre moves this fraction of the crop side
 _RESIZE = 1.18  # ... or when the ideal crop side changes by this factor
 
@@ -265,8 +267,12 @@ class FaceTracker:
         The detector sees the frame shrunk to 192 px, so in a 1280x720 frame it misses faces under
         ~70 px. When the whole frame shows none, overlapping tiles of half the short side are
         searched too (faces down to ~25 px), but only every ``_DEEP_SEARCH_EVERY`` frames while none
-        is found: a clip without a face should not pay 15 detector runs a frame.
+        is found; and after ``_PATIENCE`` frames without a face the whole frame is searched only
+        every ``_LOST_SEARCH_EVERY`` frames. A detector run costs about two mesh runs: a clip without
+        a face should not cost several times one with a face.
         """
+        if self._misses >= _PATIENCE and self._misses % _LOST_SEARCH_EVERY:
+            return None
         if self._detector is None:
             self._detector = mp.solutions.face_detection.FaceDetection(
                 model_selection=1, min_detection_confidence=0.5

@@ -34,31 +34,35 @@ class OneEuroParams:
     d_cutoff: float = 0.3
 
 
-def _alpha(cutoff: np.ndarray | float) -> np.ndarray | float:
-    """Smoothing factor of a first-order low-pass at ``cutoff`` cycles per sample."""
-    tau = 1.0 / (2.0 * math.pi * cutoff)
-    return 1.0 / (1.0 + tau)
-
-
 class OneEuro:
-    """Causal One Euro filter over an array of 2-D points, one cutoff per point."""
+    """Causal One Euro filter over (..., n, 2) points, one cutoff per point.
+
+    A dozen whole-array operations per sample: the filter runs forwards and backwards over every
+    frame of a clip, so its per-call overhead is what it costs.
+    """
 
     def __init__(self, params: OneEuroParams) -> None:
         self._p = params
-        self._alpha_d = _alpha(params.d_cutoff)
+        self._alpha_d = 1.0 / (1.0 + 1.0 / (2.0 * math.pi * params.d_cutoff))
         self._x: np.ndarray | None = None
         self._dx: np.ndarray | None = None
 
-    def __call__(self, x: np.ndarray, scale: float) -> np.ndarray:
-        """Filter one sample ``x`` (..., 2); ``scale`` is the eye distance in the units of ``x``."""
+    def __call__(self, x: np.ndarray, scale: np.ndarray) -> np.ndarray:
+        """Filter one sample ``x`` (..., n, 2); ``scale`` (...) is the eye distance in the units of
+        ``x``. Returns the filter's state: copy it to keep it past the next call."""
         if self._x is None:
             self._x = np.array(x, dtype=np.float64)
             self._dx = np.zeros_like(self._x)
-            return self._x.copy()
-        self._dx += self._alpha_d * (x - self._x - self._dx)
-        speed = np.linalg.norm(self._dx, axis=-1, keepdims=True) / scale
-        self._x += _alpha(self._p.min_cutoff + self._p.beta * speed) * (x - self._x)
-        return self._x.copy()
+            return self._x
+        step = x - self._x
+        self._dx += self._alpha_d * (step - self._dx)
+        # alpha = 1 / (1 + tau), tau = 1 / (2 pi cutoff): alpha = w / (w + 1) with w = 2 pi cutoff.
+        w = np.hypot(self._dx[..., 0], self._dx[..., 1])
+        w *= (2.0 * math.pi * self._p.beta / np.asarray(scale, dtype=np.float64))[..., None]
+        w += 2.0 * math.pi * self._p.min_cutoff
+        step *= (w / (w + 1.0))[..., None]
+        self._x += step
+        return self._x
 
 
 def contiguous_runs(ok: np.ndarray) -> list[tuple[int, int]]:
@@ -76,13 +80,26 @@ def smooth_run(
 ) -> None:
     """Zero-phase One Euro of one contiguous run: ``out[i]`` = mean of the forward and backward pass.
 
-    ``raw`` and ``out`` are (n, ..., 2) arrays (memory maps work: both passes touch one frame at a
-    time, so a long run costs no extra memory); ``scale`` (n,) is the eye distance per frame.
+    ``raw`` and ``out`` are (n, points, 2) arrays; ``scale`` (n,) is the eye distance per frame.
+    Both passes run in one loop, as the two rows of one filter (half the per-call overhead): step i
+    filters frame i forwards and frame n-1-i backwards. The first pass to reach a frame stores its
+    value in ``out``, the second averages into it, so memory maps work and a long run costs no
+    memory beyond one frame.
     """
+    raw, out = np.asarray(raw), np.asarray(out)  # plain views: indexing a np.memmap costs far more
     n = len(raw)
-    forward = OneEuro(params)
+    both = OneEuro(params)
+    sample = np.empty((2, *raw.shape[1:]))
+    scales = np.empty(2)
     for i in range(n):
-        out[i] = forward(raw[i], float(scale[i]))
-    backward = OneEuro(params)
-    for i in range(n - 1, -1, -1):
-        out[i] = 0.5 * (out[i] + backward(raw[i], float(scale[i])))
+        j = n - 1 - i
+        sample[0], sample[1] = raw[i], raw[j]
+        scales[0], scales[1] = scale[i], scale[j]
+        forward, backward = both(sample, scales)
+        if i < j:
+            out[i], out[j] = forward, backward
+        elif i == j:
+            out[i] = 0.5 * (forward + backward)
+        else:
+            out[i] = 0.5 * (out[i] + forward)
+            out[j] = 0.5 * (out[j] + backward)
