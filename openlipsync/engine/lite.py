@@ -36,15 +36,18 @@ class MouthPose:
 class LiteRenderer:
     """Renders output frame k of a clip: the speech target for k applied to that frame's face."""
 
-    def __init__(self, track: LandmarkTrack, targets: MouthTargets) -> None:
+    def __init__(self, track: LandmarkTrack, targets: MouthTargets, source: np.ndarray | None = None) -> None:
         sample = np.flatnonzero(track.ok)[:: max(int(track.ok.sum()) // 400, 1)]
         max_gap = ms.typical_max_gap(np.array([ms.inner_gap(track.points[i]) for i in sample]))
         gaps = np.where(targets.closed, 0.0, targets.open * max_gap)
         self.poses = [MouthPose(float(g), float(w)) for g, w in zip(gaps, targets.width, strict=True)]
+        #: Input frame shown by each output frame (loops repeat the clip).
+        self.source = np.arange(len(self.poses)) if source is None else source
+        self.rest = ms.rest_lips(track.points, track.ok)
         self.notes: list[str] = []
 
     def render(self, image: np.ndarray, points: np.ndarray, k: int):
-        return render_mouth(image, points, self.poses[k])
+        return render_mouth(image, points, self.poses[k], self.rest.at(int(self.source[k])))
 
 
 def _filled(shape: tuple[int, int], polygon: np.ndarray) -> np.ndarray:
@@ -132,15 +135,17 @@ def _split_mask(target: np.ndarray, frame: ms.HeadFrame, box, shape: tuple[int, 
     return _filled(shape, frame.to_image(above) - (x0, y0))
 
 
-def render_mouth(image: np.ndarray, points: np.ndarray, pose: MouthPose):
+def render_mouth(image: np.ndarray, points: np.ndarray, pose: MouthPose, lips: np.ndarray | None = None):
     """The warped lower face for one frame: (patch, box, alpha) for the compositor.
+
+    ``lips``: the speaker's rest lips for this frame (see mouth_shape.RestLips); default its own.
 
     ``patch`` is float32 RGB covering ``box``; ``alpha`` says how much of it replaces the input,
     zero at the box edges, so pixels outside the lower face are the input's own.
     """
     frame = ms.HeadFrame.from_points(points)
     source_gap = ms.inner_gap(points, frame)
-    target = ms.retarget(points, pose.gap, pose.width, source_gap)
+    target = ms.retarget(points, pose.gap, pose.width, source_gap, lips)
     ring, box = _region(points, frame, image.shape)
     pinned = np.vstack([points[list(ms.FIXED)], ring])
     fields = []

@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.ndimage import gaussian_filter1d
 
 RIGHT_EYE = (33, 133)  # the subject's right eye: image left for a frontal face
 LEFT_EYE = (362, 263)
@@ -35,6 +36,7 @@ CORNERS = (61, 291)
 
 INNER = tuple(dict.fromkeys(INNER_UPPER + INNER_LOWER))
 OUTER = tuple(dict.fromkeys(OUTER_UPPER + OUTER_LOWER))
+LIPS = tuple(dict.fromkeys(INNER + OUTER))
 MOVING = tuple(dict.fromkeys(INNER + OUTER + JAW + CHIN))
 #: What moves on each side of the lip line; the corners belong to both.
 UPPER_SIDE = tuple(dict.fromkeys(INNER_UPPER + OUTER_UPPER))
@@ -129,10 +131,57 @@ def articulation(canon: np.ndarray, gap: float, width: float) -> np.ndarray:
     return disp
 
 
-def retarget(points: np.ndarray, gap: float, width: float, source_gap: float | None = None) -> np.ndarray:
-    """The frame's landmarks with the mouth moved from its own posture to (gap, width)."""
+def retarget(
+    points: np.ndarray,
+    gap: float,
+    width: float,
+    source_gap: float | None = None,
+    lips: np.ndarray | None = None,
+) -> np.ndarray:
+    """The frame's landmarks with the mouth moved from its own posture to (gap, width).
+
+    ``lips`` (canonical, rows in LIPS order) replaces the frame's own closed lips, so that what
+    the source lips were doing for the old speech (rounding, a smile, tracker noise) is gone too.
+    """
     frame = HeadFrame.from_points(points)
     canon = frame.to_canonical(points)
     src_gap = inner_gap(points, frame) if source_gap is None else source_gap
-    moved = canon + articulation(canon, gap, width) - articulation(canon, src_gap, 0.0)
-    return frame.to_image(moved).astype(np.float32)
+    base = canon - articulation(canon, src_gap, 0.0)
+    if lips is not None:
+        base[list(LIPS)] = lips
+    return frame.to_image(base + articulation(base, gap, width)).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class RestLips:
+    """The speaker's closed lips, one shape for the clip, and where they sit on each frame."""
+
+    shape: np.ndarray  # (len(LIPS), 2) canonical, centred on 0
+    centre: np.ndarray  # (N, 2) canonical lip centre per frame, smoothed over time; nan without a face
+
+    def at(self, index: int) -> np.ndarray | None:
+        centre = self.centre[index]
+        return None if np.isnan(centre).any() else self.shape + centre
+
+
+def rest_lips(points: np.ndarray, ok: np.ndarray, smoothing_frames: float = 2.0) -> RestLips:
+    """Each frame's lips with its own opening taken out, reduced to one shape plus a slow position.
+
+    The shape is the median over the clip; the position follows head motion (smoothed, per run of
+    tracked frames) but not the old speech, so lips in silence stay still.
+    """
+    lips = list(LIPS)
+    closed = np.full((len(ok), len(lips), 2), np.nan)
+    for i in np.flatnonzero(ok):
+        frame = HeadFrame.from_points(points[i])
+        canon = frame.to_canonical(points[i])
+        closed[i] = (canon - articulation(canon, inner_gap(points[i], frame), 0.0))[lips]
+    centre = closed.mean(axis=1)
+    if not ok.any():
+        return RestLips(np.zeros((len(lips), 2)), centre)
+    shape = np.nanmedian(closed[ok] - centre[ok][:, None, :], axis=0)
+    flags = np.concatenate(([False], ok, [False]))
+    edges = np.flatnonzero(flags[1:] != flags[:-1])
+    for start, stop in zip(edges[::2], edges[1::2], strict=True):
+        centre[start:stop] = gaussian_filter1d(centre[start:stop], smoothing_frames, axis=0, mode="nearest")
+    return RestLips(shape, centre)
