@@ -87,7 +87,8 @@ def _add_render(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-fps", type=float, default=None, help="cap the output frame rate")
     p.add_argument("--audio-longer", choices=["cut", "loop", "pingpong"], default="cut",
                    help="when the audio outlasts the clip: cut it, or repeat the clip")
-    p.add_argument("--crf", type=int, default=18, help="x264 quality (lower is better)")
+    p.add_argument("--crf", type=int, default=None,
+                   help="x264 quality (lower is better); default: chosen so untouched pixels stay faithful")
     p.add_argument("--preset", default="veryfast", help="x264 speed preset")
     p.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")

@@ -23,7 +23,8 @@ class RenderOptions:
     max_fps: float | None = None
     #: What to do when the audio outlasts the clip: cut it, or repeat the clip.
     audio_longer: AudioLonger = "cut"
-    crf: int = 18
+    #: x264 quality; None picks the highest CRF that keeps the input's pixels (media.quality).
+    crf: int | None = None
     preset: str = "veryfast"
 
 
@@ -36,6 +37,8 @@ class RenderSummary:
     height: int
     frames_with_face: int
     mode: Mode
+    #: The x264 CRF the output was encoded with.
+    crf: int
     elapsed_s: float
     #: Seconds spent per stage, for benchmarks and the CLI's --json.
     stage_seconds: dict[str, float] = field(default_factory=dict)

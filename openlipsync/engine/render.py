@@ -23,9 +23,12 @@ from openlipsync.media.audio import iter_audio
 from openlipsync.media.encode import VideoWriter
 from openlipsync.media.errors import MediaError
 from openlipsync.media.probe import probe_audio_duration, probe_video
+from openlipsync.media.quality import choose_crf
 from openlipsync.media.video import output_fps, read_frames
 
 SPEECH_RATE = 16000
+#: Consecutive frames of the clip encoded at trial qualities to pick the CRF (media.quality).
+QUALITY_SAMPLES = 5
 
 
 def _clip_range(duration: float, options: RenderOptions) -> tuple[float, float]:
@@ -79,10 +82,13 @@ def render(
 
     mark = time.perf_counter()
     frame_times: list[float] = []
+    samples: list[np.ndarray] = []
 
     def tracked_images():
         for frame in decode():
             frame_times.append(frame.time)
+            if len(samples) < QUALITY_SAMPLES:
+                samples.append(frame.image.copy())
             progress("tracking", frame.index + 1, expected)
             yield frame.image
 
@@ -100,7 +106,8 @@ def render(
     renderer = _mouth_renderer(options, track, targets)
     mark = time.perf_counter()
     with_face = 0
-    with VideoWriter(out, info.width, info.height, fps, audio_path=audio, crf=options.crf,
+    crf = options.crf if options.crf is not None else choose_crf(samples, options.preset)
+    with VideoWriter(out, info.width, info.height, fps, audio_path=audio, crf=crf,
                      preset=options.preset) as writer:
         images = play(schedule, lambda: (f.image for f in decode()))
         for k, (index, image) in enumerate(zip(schedule.source, images, strict=False)):
@@ -124,6 +131,7 @@ def render(
         height=info.height,
         frames_with_face=with_face,
         mode=options.mode,
+        crf=crf,
         elapsed_s=round(time.perf_counter() - began, 3),
         stage_seconds={k: round(v, 3) for k, v in stage_seconds.items()},
         notes=notes,
