@@ -17,13 +17,23 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
-RIGHT_EYE = (33, 133)  # the subject's right eye: image left for a frontal face
+from openlipsync.engine.face_track import (
+    LIPS_INNER,
+    LIPS_OUTER,
+    LOWER_LIP_INNER_MID,
+    MOUTH_CORNERS,
+    UPPER_LIP_INNER_MID,
+)
+
+RIGHT_EYE = (33, 133)  # corners of the subject's right eye: image left for a frontal face
 LEFT_EYE = (362, 263)
 
-INNER_UPPER = (78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308)
-INNER_LOWER = (78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308)
-OUTER_UPPER = (61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291)
-OUTER_LOWER = (61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291)
+# The tracker's closed lip contours, split at the corners into upper and lower halves that both
+# run from the subject's right corner to the left one.
+INNER_UPPER = LIPS_INNER[:11]
+INNER_LOWER = (LIPS_INNER[0], *LIPS_INNER[:10:-1], LIPS_INNER[10])
+OUTER_UPPER = LIPS_OUTER[:11]
+OUTER_LOWER = (LIPS_OUTER[0], *LIPS_OUTER[:10:-1], LIPS_OUTER[10])
 #: Lower half of the face oval, from the right cheek round the chin to the left cheek.
 JAW = (132, 58, 172, 136, 150, 149, 176, 148, 152, 377, 400, 378, 379, 365, 397, 288, 361)
 #: Points between the lower lip and the chin that ride on the jaw.
@@ -31,8 +41,8 @@ CHIN = (18, 200, 199, 175, 83, 313, 201, 421, 208, 428, 32, 262)
 #: Points that do not move when the jaw opens: nose base, cheeks, upper face oval at nose height.
 FIXED = (2, 98, 327, 97, 326, 164, 167, 393, 205, 425, 50, 280, 187, 411, 93, 323, 234, 454, 207, 427)
 
-UPPER_MID, LOWER_MID = 13, 14
-CORNERS = (61, 291)
+UPPER_MID, LOWER_MID = UPPER_LIP_INNER_MID, LOWER_LIP_INNER_MID
+CORNERS = MOUTH_CORNERS
 
 INNER = tuple(dict.fromkeys(INNER_UPPER + INNER_LOWER))
 OUTER = tuple(dict.fromkeys(OUTER_UPPER + OUTER_LOWER))
