@@ -242,7 +242,9 @@ class FaceTracker:
             )
         size = min(max(side, _MIN_CROP), _MAX_CROP)
         if size != side:
-            # INTER_AREA antialiases but costs ~3 ms at these sizes; bilinear aliases little below 2x.
+            # Shrinking big crops here, not inside the mesh (which samples its 192 px input without
+            # antialiasing), cut lip jitter from ~0.36% to ~0.23% of the eye distance on a 613-787 px
+            # crop. INTER_AREA antialiases best but costs ~3 ms; bilinear aliases little below 2x.
             interpolation = cv2.INTER_AREA if side > 2 * size else cv2.INTER_LINEAR
             crop = cv2.resize(crop, (size, size), interpolation=interpolation)
         result = self._mesh.process(np.ascontiguousarray(crop))
