@@ -55,7 +55,7 @@ LOWER_SIDE = tuple(dict.fromkeys(INNER_LOWER + OUTER_LOWER + JAW + CHIN))
 # Articulation, in inter-ocular units per unit of inner-lip gap.
 _UPPER_LIFT = 0.12  # share of the gap the upper lip contributes
 _LOWER_DROP = 0.88  # share the lower lip and jaw contribute
-_CHIN_DROP = 0.75  # the chin travels a little less than the lower lip
+_CHIN_DROP = 0.6  # the chin travels less than the lower lip (the jaw rotates about the ear)
 _SPREAD = 0.07  # corner travel (each side) for width = +-1
 _POUT = 0.025  # lips thicken outward when rounded
 
