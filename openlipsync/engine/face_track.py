@@ -76,7 +76,7 @@ _CROP_PER_DETECTION = 2.2  # crop side / longer side of the detector's box (it o
 _MIN_TILE = 192  # px: the full-range detector's input size; smaller tiles would gain nothing
 _PATIENCE = 8  # frames without a face before the searches thin out
 _LOST_SEARCH_EVERY = 3  # ... to a whole-frame search every this many frames
-_DEEP_SEARCH_EVERY = 24  # frames between tiled searches while no face is found
+_DEEP_SEARCH_EVERY = 48  # frames between tiled searches while no face is found (~2 s)
 _RECENTRE = 0.08  # re-cut the crop when the face centre moves this fraction of the crop side
 _RESIZE = 1.18  # ... or when the ideal crop side changes by this factor
 
