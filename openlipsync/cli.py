@@ -98,8 +98,9 @@ def _add_render(sub: argparse._SubParsersAction) -> None:
 def _settings(args: argparse.Namespace):
     from openlipsync.core.config import Settings
 
+    workers = 0 if getattr(args, "no_worker", False) else getattr(args, "workers", None)
     given = {"data_dir": args.data_dir, "host": getattr(args, "host", None),
-             "port": getattr(args, "port", None), "workers": getattr(args, "workers", None)}
+             "port": getattr(args, "port", None), "workers": workers}
     return Settings(**{name: value for name, value in given.items() if value is not None})
 
 
@@ -132,6 +133,12 @@ def _serve(args: argparse.Namespace) -> int:
 
     serve(_settings(args), args.log_level)
     return 0
+
+
+def _worker(args: argparse.Namespace) -> int:
+    from openlipsync.jobs.worker import run_worker
+
+    return run_worker(_settings(args), args.log_level)
 
 
 def _service(args: argparse.Namespace) -> int:
@@ -184,8 +191,17 @@ def _add_service(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--host", default=None, help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=None, help="port (default 8000; 0 picks a free one)")
     p.add_argument("--workers", type=int, default=None, help="renders at once (default 1; 0: none)")
+    p.add_argument("--no-worker", action="store_true",
+                   help="run the API only (a cluster's `openlipsync worker` processes render)")
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     p.set_defaults(handler=_serve)
+
+    p = sub.add_parser("worker", parents=[common],
+                       help="render jobs from the Celery broker (needs OPENLIPSYNC_BROKER_URL)")
+    p.add_argument("--workers", "--concurrency", dest="workers", type=int, default=None,
+                   help="renders at once in this worker (default: $OPENLIPSYNC_WORKERS or 1)")
+    p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    p.set_defaults(handler=_worker)
 
     db = sub.add_parser("db", help="database schema").add_subparsers(dest="action", required=True)
     db.add_parser("upgrade", parents=[common], help="apply migrations (serve does this too)").set_defaults(

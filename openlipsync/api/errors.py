@@ -2,6 +2,8 @@
 
 Request validation becomes 400 (Magic Hour's validation status) with a message naming the
 field, e.g. ``Invalid value for start_seconds: Input should be greater than or equal to 0``.
+A database that cannot be reached (PostgreSQL restarting, a network cut) is 503 with
+``Retry-After``: the client may try again, and the pool reconnects once it is back.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException
 
 from openlipsync.jobs.errors import InsufficientCredits, InvalidRequest, NotFound, ServiceError, Unprocessable
@@ -59,6 +62,14 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(ServiceError)
     async def _service(_: Request, exc: ServiceError) -> JSONResponse:
         return message(STATUS.get(type(exc), 400), exc.message)
+
+    @app.exception_handler(DBAPIError)
+    async def _database(request: Request, exc: DBAPIError) -> JSONResponse:
+        if isinstance(exc, (OperationalError, InterfaceError)) or exc.connection_invalidated:
+            log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc.orig)
+            return message(503, "Service unavailable: the database cannot be reached; try again shortly",
+                           {"retry-after": "5"})
+        return await _crash(request, exc)
 
     @app.exception_handler(Exception)
     async def _crash(request: Request, exc: Exception) -> JSONResponse:

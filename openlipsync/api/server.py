@@ -23,6 +23,10 @@ def _listen(host: str, port: int) -> socket.socket:
 
 
 def serve(settings: Settings, log_level: str = "info") -> None:
+    if settings.broker_url and settings.workers:
+        print("Jobs go to the Celery broker; `openlipsync worker` processes render them "
+              "(this process serves the API only).", flush=True)
+        settings = settings.model_copy(update={"workers": 0})
     upgrade(settings.resolved_database_url)
     db = Database(settings.resolved_database_url)
     secret = ensure_first_key(db, settings.first_key_credits)

@@ -23,8 +23,20 @@ class Settings(BaseSettings):
     data_dir: Path = Path("./openlipsync-data")
     #: SQLAlchemy URL; default ``sqlite:///<data_dir>/openlipsync.db``.
     database_url: str | None = None
-    #: Where uploads and outputs live; default ``file://<data_dir>/blobs``.
+    #: Where uploads and outputs live; default ``file://<data_dir>/blobs``. ``s3://bucket/prefix``
+    #: puts them in an S3-compatible store, and clients upload and download there directly.
     storage_url: str | None = None
+    #: S3 API endpoint (MinIO, Ceph, R2 ...); unset: AWS itself.
+    storage_endpoint_url: str | None = None
+    #: The endpoint as clients reach it, when it differs (presigned URLs carry their host).
+    storage_public_endpoint_url: str | None = None
+    storage_region: str | None = None
+    #: S3 credentials; unset: boto3's usual chain (environment, config files, instance role).
+    storage_access_key_id: str | None = None
+    storage_secret_access_key: str | None = None
+    #: ``redis://host:6379/0``: jobs go through Celery and ``openlipsync worker`` processes
+    #: render them; unset: the in-process pool of ``openlipsync serve``.
+    broker_url: str | None = None
     host: str = "127.0.0.1"
     port: int = 8000
     #: Base of the signed upload/download links (e.g. ``https://lipsync.example.com``);
@@ -33,7 +45,8 @@ class Settings(BaseSettings):
     #: HMAC key for signed links; default: a random key kept in ``<data_dir>/secret.key``.
     secret_key: str | None = None
 
-    #: Renders that run at once (each in its own process). 0 runs no worker in ``serve``.
+    #: Renders that run at once per process (each in its own process): the in-process pool of
+    #: ``serve`` (0: none), or the Celery concurrency of ``openlipsync worker``.
     workers: int = Field(default=1, ge=0)
     #: Seconds a render may run before it fails with ``processing_timeout``.
     render_timeout_s: float = Field(default=3600.0, gt=0)

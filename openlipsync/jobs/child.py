@@ -45,7 +45,8 @@ def _input(ref: str, kind: str, work_dir: Path, settings: Settings, stack: ExitS
     code = f"invalid_{kind}_file"
     if ref.startswith("api-assets/"):
         try:
-            return stack.enter_context(open_blob_store(settings.resolved_storage_url).local_path(ref))
+            store = open_blob_store(settings.resolved_storage_url, settings)
+            return stack.enter_context(store.local_path(ref))
         except FileNotFoundError as exc:
             raise JobError(code, f"the uploaded {kind} file {ref!r} is no longer stored") from exc
     try:

@@ -1,4 +1,4 @@
-"""Everything one server process needs, wired once: database, blobs, signer, queue, background loops."""
+"""Everything one server or worker process needs, wired once: database, blobs, links, queue, loops."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from sqlalchemy.orm import Session
 
 from openlipsync.core.config import Settings
 from openlipsync.jobs import lifecycle
-from openlipsync.jobs.queue import LocalPoolQueue
+from openlipsync.jobs.links import Links
+from openlipsync.jobs.queue import make_queue
 from openlipsync.jobs.runner import ProjectRunner
 from openlipsync.jobs.signing import Signer, load_secret
 from openlipsync.jobs.webhooks import WebhookDispatcher, record_event
@@ -25,14 +26,15 @@ class Runtime:
         self.settings = settings
         upgrade(settings.resolved_database_url)
         self.db = Database(settings.resolved_database_url)
-        self.blobs = open_blob_store(settings.resolved_storage_url)
+        self.blobs = open_blob_store(settings.resolved_storage_url, settings)
         self.signer = Signer(load_secret(settings))
-        self.queue = LocalPoolQueue(ProjectRunner(self.db, self.blobs, settings, self.emit), settings.workers)
+        self.links = Links(self.signer, self.blobs)
+        self.queue = make_queue(settings, ProjectRunner(self.db, self.blobs, settings, self.emit))
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
     def emit(self, session: Session, project: Project, event: str) -> None:
-        record_event(session, project, event, self.signer, self.settings)
+        record_event(session, project, event, self.links, self.settings)
 
     def recover(self) -> None:
         """Re-queue what dead workers left behind and submit every queued job."""

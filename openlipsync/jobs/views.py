@@ -6,9 +6,12 @@ Built here rather than in the API layer because webhooks send the same object as
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
-from openlipsync.jobs.signing import Signer
 from openlipsync.store.models import COMPLETE, Project
+
+if TYPE_CHECKING:
+    from openlipsync.jobs.links import Links
 
 
 def iso(timestamp: float) -> str:
@@ -30,13 +33,12 @@ def download_path(project_id: str) -> str:
     return f"/downloads/{project_id}/{output_name(project_id)}"
 
 
-def project_payload(project: Project, signer: Signer, ttl_s: int) -> dict:
+def project_payload(project: Project, links: Links, ttl_s: int) -> dict:
     """All 16 keys the SDK requires, plus ``progress`` (0..1) and ``generation_mode``."""
     downloads = []
     if project.status == COMPLETE and project.output_key:
-        path = download_path(project.id)
-        query, expires = signer.sign("GET", path, ttl_s)
-        downloads.append({"url": f"{project.public_base_url}{path}?{query}", "expires_at": iso(expires)})
+        url, expires = links.download(project.id, project.output_key, project.public_base_url, ttl_s)
+        downloads.append({"url": url, "expires_at": iso(expires)})
     error = None
     if project.error_code:
         error = {"code": project.error_code, "message": project.error_message or project.error_code}

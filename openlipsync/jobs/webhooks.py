@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from openlipsync.core.config import Settings
 from openlipsync.jobs.errors import InvalidRequest, NotFound
-from openlipsync.jobs.signing import Signer
+from openlipsync.jobs.links import Links
 from openlipsync.jobs.views import project_payload
 from openlipsync.store.db import Database
 from openlipsync.store.models import Project, Webhook, WebhookDelivery, now
@@ -71,13 +71,13 @@ def list_deliveries(db: Database, limit: int = 50) -> list[WebhookDelivery]:
         return list(session.scalars(query))
 
 
-def record_event(session: Session, project: Project, event: str, signer: Signer, settings: Settings) -> None:
+def record_event(session: Session, project: Project, event: str, links: Links, settings: Settings) -> None:
     """Queue ``event`` for every endpoint that listens to the project's key (same transaction)."""
     listens = or_(Webhook.key_id.is_(None), Webhook.key_id == project.key_id)
     hooks = session.scalars(select(Webhook).where(Webhook.enabled, listens)).all()
     if not hooks:
         return
-    payload = project_payload(project, signer, settings.download_url_ttl_s)
+    payload = project_payload(project, links, settings.download_url_ttl_s)
     body = json.dumps({"type": event, "payload": payload}, separators=(",", ":"))
     for hook in hooks:
         session.add(WebhookDelivery(webhook_id=hook.id, project_id=project.id, event=event, body=body))

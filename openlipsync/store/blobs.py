@@ -1,7 +1,7 @@
-"""Blob storage (uploads, outputs) behind a small interface; a local folder implements it today.
+"""Blob storage (uploads, outputs) behind a small interface: a local folder, or S3 (``store/s3.py``).
 
 The interface is shaped by what an object store can do too (stream in, ranged reads, a local
-copy for the renderer), so an S3 implementation can slot in behind ``open_blob_store``.
+copy for the renderer); ``store/s3.py`` implements it on S3 behind ``open_blob_store``.
 Keys are validated here, at the bottom, so no caller can reach outside the store by accident.
 """
 
@@ -15,8 +15,11 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 from urllib.parse import unquote, urlparse
+
+if TYPE_CHECKING:
+    from openlipsync.core.config import Settings
 
 _KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$")
 CHUNK = 256 * 1024
@@ -70,6 +73,15 @@ class BlobStore(ABC):
     @abstractmethod
     def delete(self, key: str) -> None:
         """Remove the blob; a missing blob is not an error."""
+
+    def upload_url(self, key: str, ttl_s: int) -> str | None:
+        """A URL clients PUT ``key``'s raw bytes to, straight into the store; None when the store
+        has none (a local folder), and the API takes the upload on its own signed route."""
+        return None
+
+    def download_url(self, key: str, ttl_s: int, filename: str) -> str | None:
+        """A URL clients GET ``key`` from (saved as ``filename``); None as for ``upload_url``."""
+        return None
 
 
 class _LocalWriter(BlobWriter):
@@ -151,9 +163,15 @@ class LocalBlobStore(BlobStore):
             shutil.rmtree(parent, ignore_errors=True)
 
 
-def open_blob_store(url: str) -> BlobStore:
-    """The store named by a storage URL (``file:///path``)."""
+def open_blob_store(url: str, settings: Settings | None = None) -> BlobStore:
+    """The store named by a storage URL: ``file:///path``, or ``s3://bucket/prefix`` (whose
+    endpoint and credentials come from ``settings``)."""
     parsed = urlparse(url)
     if parsed.scheme == "file":
         return LocalBlobStore(Path(unquote(parsed.path)))
-    raise ValueError(f"unsupported storage URL {url!r}: only file:// is available in this version")
+    if parsed.scheme == "s3":
+        from openlipsync.core.config import get_settings
+        from openlipsync.store.s3 import open_s3_store
+
+        return open_s3_store(url, settings or get_settings())
+    raise ValueError(f"unsupported storage URL {url!r}: expected file:///path or s3://bucket/prefix")

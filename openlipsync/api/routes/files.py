@@ -17,7 +17,7 @@ router = APIRouter()
 def create_upload_urls(body: UploadUrlsRequest, key: KeyDep, runtime: RuntimeDep, base: BaseUrlDep) -> dict:
     """Signed, expiring PUT targets, one per item, in the order asked."""
     items = [(item.type, item.extension) for item in body.items]
-    slots = uploads.create_slots(runtime.db, runtime.signer, key.id, items, base,
+    slots = uploads.create_slots(runtime.db, runtime.links, key.id, items, base,
                                  runtime.settings.upload_url_ttl_s)
     return {"items": slots}
 

@@ -28,14 +28,14 @@ def read_projects(key: KeyDep, runtime: RuntimeDep, limit: Annotated[int, Query(
     """The key's projects, newest first: the web page's history (not part of Magic Hour's API)."""
     ttl = runtime.settings.download_url_ttl_s
     projects = list_projects(runtime.db, key.id, limit)
-    return {"items": [project_payload(project, runtime.signer, ttl) for project in projects]}
+    return {"items": [project_payload(project, runtime.links, ttl) for project in projects]}
 
 
 @router.get("/v1/video-projects/{project_id}", response_model=VideoProject, tags=["video projects"])
 def read_project(project_id: str, key: KeyDep, runtime: RuntimeDep) -> dict:
     """The project, with fresh signed download links once it is complete."""
     project = get_project(runtime.db, key.id, _checked(project_id))
-    return project_payload(project, runtime.signer, runtime.settings.download_url_ttl_s)
+    return project_payload(project, runtime.links, runtime.settings.download_url_ttl_s)
 
 
 @router.delete("/v1/video-projects/{project_id}", status_code=204, tags=["video projects"])
