@@ -2,7 +2,9 @@
 
 ``running_server(tmp_path)`` starts it with a fresh data folder and yields a ``Server`` with
 its base URL and the first API key (which the server prints once on first start). Other
-suites reuse it: ``from server import running_server``.
+suites reuse it: ``from server import running_server``. ``mode="cluster"`` runs the same API
+on PostgreSQL, a Celery broker and S3 with a separate worker process (``tests/cluster.py``);
+the API suites run in both ``MODES``.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from pathlib import Path
 
 import httpx
 
+#: The configurations the API contract suites run in.
+MODES = ("embedded", "cluster")
 _URL = re.compile(r"serving on (http://\S+)")
 _KEY = re.compile(r"first API key \(shown only now; keep it\): (\S+)")
 
@@ -36,9 +40,17 @@ class Server:
     process: subprocess.Popen
     log_path: Path
     extra: dict = field(default_factory=dict)
+    mode: str = "embedded"
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+    def stored_size(self, key: str) -> int | None:
+        """Size of blob ``key`` in the server's storage (its blob folder, or the cluster's S3), or None."""
+        if "s3" in self.extra:
+            return self.extra["s3"].size(key)
+        path = self.data_dir / "blobs" / key
+        return path.stat().st_size if path.is_file() else None
 
     def client(self, key: str | None = None, **kwargs) -> httpx.Client:
         """An httpx client on the server, authenticated with ``key`` (default: the first key)."""
@@ -75,15 +87,16 @@ class Server:
 
 
 def start_server(data_dir: Path, env: dict[str, str] | None = None, key: str | None = None,
-                 timeout_s: float = 60) -> Server:
-    """Start a server on ``data_dir`` (fresh or used before; pass the key a fresh start printed)."""
+                 timeout_s: float = 60, args: tuple[str, ...] = ()) -> Server:
+    """Start a server on ``data_dir`` (fresh or used before; pass the key a fresh start printed);
+    ``args`` go to ``openlipsync serve`` after the address."""
     data_dir.mkdir(parents=True, exist_ok=True)
     full_env = {**os.environ, "OPENLIPSYNC_DATA_DIR": str(data_dir), "PYTHONUNBUFFERED": "1", **(env or {})}
     log_path = data_dir / f"server-{time.time_ns()}.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "openlipsync.cli", "serve", "--host", "127.0.0.1", "--port", "0",
-             "--log-level", "warning"],
+             "--log-level", "warning", *args],
             env=full_env, stdout=log, stderr=subprocess.STDOUT,
         )
     deadline = time.monotonic() + timeout_s
@@ -113,8 +126,15 @@ def _ready(base_url: str) -> bool:
 
 
 @contextmanager
-def running_server(data_dir: Path, env: dict[str, str] | None = None) -> Iterator[Server]:
+def running_server(data_dir: Path, env: dict[str, str] | None = None,
+                   mode: str = "embedded") -> Iterator[Server]:
     """A server for the length of the block; its log is printed if the block fails."""
+    if mode == "cluster":
+        from tests.cluster import running_cluster_server
+
+        with running_cluster_server(data_dir, env) as server:
+            yield server
+        return
     server = start_server(data_dir, env)
     try:
         yield server

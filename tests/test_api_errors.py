@@ -8,13 +8,14 @@ import pytest
 from magic_hour import ApiError, Client
 
 from tests.conftest import shared_media
-from tests.server import balance, lip_sync, running_server, upload, wait_for
+from tests.server import MODES, balance, lip_sync, running_server, upload, wait_for
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
+@pytest.fixture(scope="module", params=MODES)
+def server(request, tmp_path_factory):
     # No render workers: jobs created here stay queued, so balances only move when a test says so.
-    with running_server(tmp_path_factory.mktemp("errors"), env={"OPENLIPSYNC_WORKERS": "0"}) as server:
+    with running_server(tmp_path_factory.mktemp("errors"), env={"OPENLIPSYNC_WORKERS": "0"},
+                        mode=request.param) as server:
         yield server
 
 
