@@ -257,3 +257,25 @@ def test_cli_renders_with_json_summary_and_fails_in_one_line(tmp_path):
     assert done.returncode != 0
     lines = [line for line in done.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "invalid_video_file" in lines[0], done.stderr
+
+
+def test_a_frame_that_cannot_be_rendered_is_kept_not_fatal(tmp_path, monkeypatch):
+    """A degenerate face on one frame must cost that frame's re-animation, never the job."""
+    import cv2
+
+    from openlipsync.engine.lite import LiteRenderer
+
+    real = LiteRenderer.render
+
+    def flaky(self, image, points, k):
+        if k == 3:
+            raise cv2.error("degenerate geometry")
+        return real(self, image, points, k)
+
+    monkeypatch.setattr(LiteRenderer, "render", flaky)
+    clip, out = shared_media("man_map.mp4"), tmp_path / "out.mp4"
+    summary = render(clip, shared_media("speech_en_b.wav"), out, RenderOptions(end=1.0, max_fps=10))
+    assert summary.frames == 10 and summary.frames_with_face == 9
+    assert any("could not be re-rendered" in note for note in summary.notes)
+    source = _decoded(clip, 0.0, 1.0, 10)
+    assert psnr(frames(out)[3], source[3].image) > 40

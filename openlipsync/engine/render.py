@@ -8,9 +8,11 @@ in view. Frames without a usable face are encoded as decoded: a hard frame never
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from openlipsync.engine.composite import paste
@@ -26,7 +28,12 @@ from openlipsync.media.probe import probe_audio_duration, probe_video
 from openlipsync.media.quality import choose_crf
 from openlipsync.media.video import output_fps, read_frames
 
+log = logging.getLogger(__name__)
+
 SPEECH_RATE = 16000
+#: What a degenerate face geometry can raise while one frame is re-rendered; such a frame is
+#: encoded as decoded instead of failing the job.
+FRAME_ERRORS = (cv2.error, np.linalg.LinAlgError, ValueError, FloatingPointError)
 #: Consecutive frames of the clip encoded at trial qualities to pick the CRF (media.quality).
 QUALITY_SAMPLES = 5
 
@@ -46,13 +53,13 @@ def _clip_range(duration: float, options: RenderOptions) -> tuple[float, float]:
     return start, end
 
 
-def _mouth_renderer(options: RenderOptions, track: LandmarkTrack, targets: MouthTargets):
+def _mouth_renderer(options: RenderOptions, track: LandmarkTrack, targets: MouthTargets, source: np.ndarray):
     """The renderer for the requested mode: an object with ``render(image, points, k)`` and ``notes``.
 
     ``render`` returns (patch, box, alpha) for composite.paste.
     """
     if options.mode == "lite":
-        return LiteRenderer(track, targets)
+        return LiteRenderer(track, targets, source)
     raise MediaError("invalid_parameters", f"generation mode {options.mode!r} is not available")
 
 
@@ -103,26 +110,34 @@ def render(
     progress("speech", 1, 1)
     stage_seconds["speech"] = time.perf_counter() - mark
 
-    renderer = _mouth_renderer(options, track, targets)
+    renderer = _mouth_renderer(options, track, targets, schedule.source)
     mark = time.perf_counter()
-    with_face = 0
+    with_face = failed = 0
     crf = options.crf if options.crf is not None else choose_crf(samples, options.preset)
     with VideoWriter(out, info.width, info.height, fps, audio_path=audio, crf=crf,
                      preset=options.preset) as writer:
         images = play(schedule, lambda: (f.image for f in decode()))
         for k, (index, image) in enumerate(zip(schedule.source, images, strict=False)):
             if track.ok[index]:
-                paste(image, *renderer.render(image, track.points[index], k))
-                with_face += 1
+                try:
+                    paste(image, *renderer.render(image, track.points[index], k))
+                    with_face += 1
+                except FRAME_ERRORS:
+                    log.warning("output frame %d kept as decoded: its face could not be re-rendered", k,
+                                exc_info=True)
+                    failed += 1
             writer.write(image, float(schedule.times[k]))
             progress("rendering", k + 1, total)
     stage_seconds["rendering"] = time.perf_counter() - mark
 
     notes = list(renderer.notes)
-    if with_face == 0:
+    if failed:
+        notes.append(f"{failed} frames could not be re-rendered and were left as they were")
+    if with_face + failed == 0:
         notes.append("no face found: the output is the input with the new audio")
-    elif with_face < total:
-        notes.append(f"{total - with_face} of {total} frames had no usable face and were left as they were")
+    elif with_face + failed < total:
+        faceless = total - with_face - failed
+        notes.append(f"{faceless} of {total} frames had no usable face and were left as they were")
     return RenderSummary(
         frames=total,
         fps=round(total / schedule.seconds, 3),
