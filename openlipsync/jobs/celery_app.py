@@ -70,7 +70,6 @@ def make_celery(settings: Settings) -> Celery:
         broker_connection_max_retries=None,
         # A render that outlives a broker outage finishes and settles; the database has its result.
         worker_cancel_long_running_tasks_on_connection_loss=False,
-        worker_concurrency=max(settings.workers, 1),
     )
     return app
 
