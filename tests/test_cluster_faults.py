@@ -70,6 +70,28 @@ def _worker_rendering(running: Cluster, http: httpx.Client, project_id: str) -> 
         time.sleep(0.1)
 
 
+def test_worker_stopped_mid_render_hands_the_job_back(running, db, inputs):
+    """SIGTERM (a deploy, ``systemctl stop``): the worker stops its render, puts the job back in
+    the queue uncounted and exits at once; the other worker renders it."""
+    with running.servers[0].client() as http:
+        before = balance(http)
+        created = lip_sync(http, *inputs, end=2.0, max_fps=10.0).json()
+        leaving, pids = _worker_rendering(running, http, created["id"])
+        began = time.monotonic()
+        leaving.stop()
+        assert leaving.process.returncode == 0 and time.monotonic() - began < 20
+        _, alive = psutil.wait_procs([psutil.Process(pid) for pid in pids if psutil.pid_exists(pid)],
+                                     timeout=15)
+        assert not alive, "the render process outlived its worker"
+        assert "Warm shutdown" in leaving.log()
+
+        project = wait_for(http, created["id"], timeout_s=120)
+        assert project["status"] == "complete" and project["credits_charged"] == 20
+        assert balance(http) == before - 20
+    assert _row(db, created["id"]).attempts == 1  # the hand-back does not count as a try
+    running.start_worker()
+
+
 def test_worker_killed_mid_render_completes_on_the_other(running, db, inputs):
     with running.servers[0].client() as http:
         before = balance(http)
@@ -96,7 +118,7 @@ def test_redis_restart_loses_no_job(running, inputs):
     with running.servers[0].client() as http:
         before = balance(http)
         with ThreadPoolExecutor(4) as pool:
-            created = pool.map(lambda _: lip_sync(http, *inputs, end=1.0, max_fps=5.0), range(5))
+            created = pool.map(lambda _: lip_sync(http, *inputs, end=1.0, max_fps=5.0), range(3))
             ids = [answer.json()["id"] for answer in created]
         running.redis.stop()
         while_down = lip_sync(http, *inputs, end=1.0, max_fps=5.0)
