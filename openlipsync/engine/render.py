@@ -17,10 +17,12 @@ import numpy as np
 
 from openlipsync.engine.composite import paste
 from openlipsync.engine.face_track import LandmarkTrack, track_faces
+from openlipsync.engine.library import ClipPass
 from openlipsync.engine.lite import LiteRenderer
 from openlipsync.engine.options import Progress, RenderOptions, RenderSummary, no_progress
 from openlipsync.engine.schedule import plan, play
 from openlipsync.engine.speech import MouthTargets, analyse_speech
+from openlipsync.engine.standard import exemplar_renderer
 from openlipsync.media.audio import iter_audio
 from openlipsync.media.encode import VideoWriter
 from openlipsync.media.errors import MediaError
@@ -53,13 +55,17 @@ def _clip_range(duration: float, options: RenderOptions) -> tuple[float, float]:
     return start, end
 
 
-def _mouth_renderer(options: RenderOptions, track: LandmarkTrack, targets: MouthTargets, source: np.ndarray):
+def _mouth_renderer(options: RenderOptions, track: LandmarkTrack, targets: MouthTargets, clip: ClipPass,
+                    source: np.ndarray):
     """The renderer for the requested mode: an object with ``render(image, points, k)`` and ``notes``.
 
-    ``render`` returns (patch, box, alpha) for composite.paste.
+    ``render`` returns (patch, box, alpha) for composite.paste. ``clip`` says what the tracking
+    pass covered and ``source`` which input frame each output frame shows.
     """
     if options.mode == "lite":
         return LiteRenderer(track, targets, source)
+    if options.mode in ("standard", "pro"):
+        return exemplar_renderer(options.mode, clip, track, targets, source)
     raise MediaError("invalid_parameters", f"generation mode {options.mode!r} is not available")
 
 
@@ -110,7 +116,11 @@ def render(
     progress("speech", 1, 1)
     stage_seconds["speech"] = time.perf_counter() - mark
 
-    renderer = _mouth_renderer(options, track, targets, schedule.source)
+    mark = time.perf_counter()
+    clip = ClipPass(video, info, start, end, options.max_fps, np.array(frame_times))
+    renderer = _mouth_renderer(options, track, targets, clip, schedule.source)
+    if options.mode != "lite":
+        stage_seconds["library"] = time.perf_counter() - mark
     mark = time.perf_counter()
     with_face = failed = 0
     crf = options.crf if options.crf is not None else choose_crf(samples, options.preset)

@@ -1,0 +1,151 @@
+"""Which exemplar shows on each output frame: dynamic programming over target and transition costs.
+
+Per output frame the speech stage gives a mouth target (openness, width, closure) and, where the
+input has its own speech, the audio features let the person's own audio-to-mouth mapping be read
+off the clip: library frames whose audio sounded like this moment cost less, as they show how
+this person shapes it. (Measured: letting those neighbours also set the target opening made the
+mouth follow the new speech less closely, so they only rank the exemplars.)
+
+Each frame keeps its cheapest candidates by target cost; a Viterbi pass then picks one
+per frame, paying for appearance jumps between consecutive choices and nothing for continuing a
+run of consecutive source frames, so real motion plays wherever it fits the speech.
+
+One more candidate per frame is "lite": the geometric renderer, at a fixed cost that an exemplar
+beats only when it is close enough to the target. A library without the shape a frame needs (a
+mouth that never opened in the input) therefore falls back to lite for exactly those frames.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from openlipsync.engine import mouth_shape as ms
+from openlipsync.engine.exemplars import WIDTH_SPAN, ExemplarLibrary
+from openlipsync.engine.speech import MouthTargets
+
+LITE = -1
+_GAP_TOLERANCE = 0.02  # gap mismatch (canonical units) that costs 1
+_WIDTH_TOLERANCE = 0.5  # width-target mismatch that costs 1 (before its weight)
+_WIDTH_WEIGHT = 0.3
+_POSE_TOLERANCE = 0.1  # pose-descriptor distance (canonical units; ~10 deg of yaw) that costs 1
+_POSE_WEIGHT = 0.5
+_AUDIO_WEIGHT = 0.5  # per unit of mean squared feature distance
+_AUDIO_SHARE = 0.0  # how much of the gap target the audio neighbours set, when trusted
+_AUDIO_NEIGHBOURS = 5
+_OPEN_WHEN_CLOSED = 6.0  # extra cost of an open exemplar where the lips must be closed
+_CLOSED_GAP = 0.04
+_LITE_COST = 4.0  # an exemplar 2 tolerances (0.06) off the target gap is as bad as lite
+_CUT_COST = 0.5
+_THUMB_WEIGHT = 0.5
+_HOLD_COST = 0.5  # showing the same exemplar again: a frozen mouth while speaking
+_LITE_SWITCH = 1.5  # switching between lite and an exemplar
+_BLOCK = 512  # output frames per block of the cost matrix: bounded memory for long audio
+
+
+@dataclass
+class Selection:
+    """One choice per output frame and the targets it was chosen for."""
+
+    choice: np.ndarray  # (N,) int: exemplar index, or LITE
+    gap: np.ndarray  # (N,) target inner-lip gap, canonical units (what lite renders where chosen)
+    width: np.ndarray  # (N,) target width in [-1, 1]
+
+
+def target_gaps(library: ExemplarLibrary, targets: MouthTargets) -> np.ndarray:
+    """Per-frame target gaps in canonical units.
+
+    Openness 1 maps to this person's own wide opening (the library's 95th percentile), so the
+    output moves like the input did; a library without variety gets a natural range instead,
+    which its exemplars cannot reach and lite renders.
+    """
+    low, high = library.reach()
+    reach = min(high, 0.34) if library.varied() else ms.typical_max_gap(np.array([low, high]))
+    return np.where(targets.closed, 0.0, np.asarray(targets.open, np.float64) * reach)
+
+
+def _audio_distances(library: ExemplarLibrary, features: np.ndarray) -> np.ndarray:
+    """(n, M) mean squared distance between output-frame and library audio features."""
+    lib = library.features
+    d = (features**2).sum(1)[:, None] + (lib**2).sum(1)[None, :] - 2.0 * features @ lib.T
+    return np.maximum(d, 0.0) / features.shape[1]
+
+
+def _target_costs(library: ExemplarLibrary, gaps: np.ndarray, widths: np.ndarray, closed: np.ndarray,
+                  poses: np.ndarray, features: np.ndarray | None) -> np.ndarray:
+    """(n, M) cost of showing each exemplar on each of n frames."""
+    lib_width = np.clip((library.width - np.median(library.width)) / WIDTH_SPAN, -1.0, 1.0)
+    cost = ((library.gap[None, :] - gaps[:, None]) / _GAP_TOLERANCE) ** 2
+    cost += _WIDTH_WEIGHT * ((lib_width[None, :] - widths[:, None]) / _WIDTH_TOLERANCE) ** 2
+    cost += np.where(closed[:, None] & (library.gap[None, :] > _CLOSED_GAP), _OPEN_WHEN_CLOSED, 0.0)
+    has_pose = np.isfinite(poses).all(axis=1)
+    pose_d = ((library.pose[None, :, :] - np.nan_to_num(poses)[:, None, :]) ** 2).sum(-1)
+    cost += np.where(has_pose[:, None], _POSE_WEIGHT * pose_d / _POSE_TOLERANCE**2, 0.0)
+    if features is not None:
+        cost += _AUDIO_WEIGHT * _audio_distances(library, features)
+    return cost
+
+
+def _candidates(library: ExemplarLibrary, targets: MouthTargets, gaps: np.ndarray, poses: np.ndarray,
+                use_audio: bool, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``count`` cheapest exemplars per frame, (N, count) indices and costs, in index order."""
+    n, m = len(gaps), len(library)
+    count = min(count, m)
+    idx = np.empty((n, count), np.int64)
+    costs = np.empty((n, count))
+    for start in range(0, n, _BLOCK):
+        stop = min(start + _BLOCK, n)
+        feats = targets.features[start:stop].astype(np.float64) if use_audio else None
+        cost = _target_costs(library, gaps[start:stop], np.asarray(targets.width[start:stop], np.float64),
+                             np.asarray(targets.closed[start:stop], bool), poses[start:stop], feats)
+        # Stable ordering (cost, then index) keeps the choice deterministic under ties.
+        best = np.sort(np.argsort(cost, axis=1, kind="stable")[:, :count], axis=1)
+        idx[start:stop] = best
+        costs[start:stop] = np.take_along_axis(cost, best, axis=1)
+    return idx, costs
+
+
+def _transition(library: ExemplarLibrary, follows: np.ndarray, prev: np.ndarray,
+                cur: np.ndarray) -> np.ndarray:
+    """(len(prev), len(cur)) cost of showing exemplar cur right after exemplar prev."""
+    diff = library.thumbs[prev][:, None, :] - library.thumbs[cur][None, :, :]
+    cost = _CUT_COST + _THUMB_WEIGHT * (diff**2).mean(-1)
+    cost = np.where(prev[:, None] == cur[None, :], _HOLD_COST, cost)
+    run = (cur[None, :] == prev[:, None] + 1) & follows[cur][None, :]
+    return np.where(run, 0.0, cost)
+
+
+def select(library: ExemplarLibrary, targets: MouthTargets, poses: np.ndarray, *,
+           candidates: int = 12) -> Selection:
+    """Choose an exemplar (or LITE) for each output frame.
+
+    ``poses`` is (N, P) pose_descriptor of each output frame's own face (NaN rows where the frame
+    has none). ``candidates`` exemplars per frame enter the search.
+    """
+    n = len(targets.open)
+    use_audio = library.features is not None and len(library) > 0
+    gaps = target_gaps(library, targets)
+    widths = np.asarray(targets.width, np.float64)
+    if n == 0 or len(library) == 0 or not library.varied():
+        return Selection(np.full(n, LITE), gaps, widths)
+    idx, costs = _candidates(library, targets, gaps, poses, use_audio, candidates)
+    follows = library.follows()
+    k = idx.shape[1]
+    # Column k of each frame's state is lite.
+    total = np.append(costs[0], _LITE_COST)
+    back = np.zeros((n, k + 1), np.int64)
+    for t in range(1, n):
+        step = np.empty((k + 1, k + 1))
+        step[:k, :k] = _transition(library, follows, idx[t - 1], idx[t])
+        step[:k, k] = step[k, :k] = _LITE_SWITCH
+        step[k, k] = 0.0
+        through = total[:, None] + step
+        back[t] = np.argmin(through, axis=0)
+        total = through[back[t], np.arange(k + 1)] + np.append(costs[t], _LITE_COST)
+    state = np.empty(n, np.int64)
+    state[-1] = int(np.argmin(total))
+    for t in range(n - 1, 0, -1):
+        state[t - 1] = back[t, state[t]]
+    choice = np.where(state == k, LITE, idx[np.arange(n), np.minimum(state, k - 1)])
+    return Selection(choice, gaps, widths)

@@ -1,0 +1,297 @@
+"""`standard` and `pro` modes: the chosen exemplar's real mouth, fitted into the current frame.
+
+Per output frame (after selection chose an exemplar):
+
+1. Place: the exemplar's landmarks are brought onto this face by the affine map that best fits
+   its stable points (eye corners, nose base, cheeks) to this frame's, which absorbs small
+   differences in head pitch and yaw on top of the canonical alignment; a small articulation
+   (``nudged``) then closes what is left between its opening and the target's. Its lips land
+   there; this frame's own chin and jaw line follow the new opening (``destination``).
+2. Jaw: the frame itself is warped (thin-plate, pinned outside the jaw) so its lips and jaw line
+   take the destination shape. The chin's outline against the neck and background stays this
+   frame's own pixels, only moved.
+3. Mouth: the exemplar crop is warped onto the destination shape and laid over the mouth and the
+   skin just around it, with a feathered mask.
+4. Colour: the difference between the two layers over a ring of skin around the lips, spread
+   smoothly over the mouth (normalised convolution), is added to the exemplar: a low-frequency,
+   gradient-domain-like correction that matches lighting without touching the teeth's detail.
+
+Frames the selection gave to lite are rendered by lite's own renderer, exactly as in lite mode.
+``pro`` keeps crops at the face's native resolution, searches more candidates, feathers more
+tightly, and cross-dissolves at each cut between exemplars: the frame at a cut shows both
+exemplars, each warped to their average shape.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from openlipsync.engine import mouth_shape as ms
+from openlipsync.engine.exemplars import POSE_POINTS, ExemplarLibrary, pose_descriptor
+from openlipsync.engine.face_track import LandmarkTrack
+from openlipsync.engine.library import ClipPass, LibrarySpec, build_library
+from openlipsync.engine.lite import LiteRenderer
+from openlipsync.engine.selection import LITE, Selection, select
+from openlipsync.engine.speech import MouthTargets
+from openlipsync.engine.warp import displacement, remap
+
+#: Points fitted to place an exemplar on a face: they move with the head, not with the mouth, and
+#: lie inside the face (the mesh guesses the face outline on a turned head): eye corners, nose
+#: base and nostrils, the cheeks beside the nose.
+ALIGN = (33, 133, 362, 263, 2, 98, 327, 97, 326, 164, 167, 393, 205, 425, 50, 280, 187, 411)
+LIPS = ms.INNER + tuple(i for i in ms.OUTER if i not in ms.INNER)
+_LOWER_LIP = 17  # outer lower lip, centre
+_PIN_MARGIN = 0.35  # how far outside the jaw the frame's warp is pinned (canonical units)
+_MOUTH_GROW = 0.12  # the exemplar covers the lips and this much skin around them
+_RING = (0.03, 0.18)  # the skin ring (inner, outer distance from the lips) the colour is matched on
+_COLOUR_BLUR = 0.15  # spatial scale of the colour correction
+_OUTER_GROW, _OUTER_BLUR = 0.08, 0.05  # the changed region around the moved lips and jaw
+_NUDGE = 0.05  # the most an exemplar's opening is changed to meet its target (canonical units)
+
+
+@dataclass(frozen=True)
+class Style:
+    """What separates ``pro`` from ``standard`` at render time."""
+
+    feather: float  # blur (canonical units) of the exemplar's mask edge
+    dissolve: bool  # cross-dissolve at cuts between exemplars
+
+
+STANDARD_STYLE = Style(feather=0.04, dissolve=False)
+PRO_STYLE = Style(feather=0.03, dissolve=True)
+
+
+def _affine(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """(3, 2) least-squares affine map taking rows of ``src`` to rows of ``dst``."""
+    design = np.hstack([src, np.ones((len(src), 1))])
+    return np.linalg.lstsq(design, dst, rcond=None)[0]
+
+
+def placed(library: ExemplarLibrary, e: int, canon: np.ndarray) -> np.ndarray:
+    """(468, 2) canonical points of exemplar ``e``'s face placed on the face whose points are ``canon``."""
+    ex = library.points[e].astype(np.float64) / library.ppu
+    fit = _affine(ex[list(ALIGN)], canon[list(ALIGN)])
+    return np.hstack([ex, np.ones((len(ex), 1))]) @ fit
+
+
+def nudged(shape: np.ndarray, gap: float, target: float) -> tuple[np.ndarray, float]:
+    """Canonical ``shape`` (inner-lip gap ``gap``) opened or closed by at most _NUDGE towards ``target``,
+    and its new gap.
+
+    The library has a finite set of openings; this small articulation closes the remaining gap
+    so the mouth follows the speech closely (and presses shut in silence), while the exemplar's
+    pixels only stretch by a hair.
+    """
+    new_gap = gap + float(np.clip(target - gap, -_NUDGE, _NUDGE))
+    return shape + ms.articulation(shape, new_gap, 0.0) - ms.articulation(shape, gap, 0.0), new_gap
+
+
+def destination(lips: np.ndarray, gap: float, points: np.ndarray, frame: ms.HeadFrame) -> np.ndarray:
+    """Where the frame's moving landmarks go: the exemplar's ``lips`` (image points, all 468 rows)
+    for the lips, and the frame's own chin and jaw line dropped or raised for opening ``gap``.
+
+    The jaw line is not taken from the exemplar: the mesh places a face's outline loosely, and
+    moving this frame's outline onto another frame's would bend the cheek against the background.
+    The chin follows the exemplar's lower lip where that lands off the articulation model's
+    guess (fully under the lip, fading out along the jaw), so the skin between them never folds.
+    """
+    dst = ms.retarget(points, gap, 0.0).astype(np.float64)
+    offset = lips[_LOWER_LIP] - dst[_LOWER_LIP]
+    dst[list(LIPS)] = lips[list(LIPS)]
+    dst[list(ms.CHIN)] += offset
+    canon = frame.to_canonical(points[list(ms.JAW)].astype(np.float64))
+    centre, half = canon[:, 0].mean(), max(np.ptp(canon[:, 0]) / 2, 1e-6)
+    dst[list(ms.JAW)] += np.clip(1.0 - np.abs(canon[:, 0] - centre) / half, 0.0, 1.0)[:, None] * offset
+    return dst
+
+
+def _distance_outside(points: np.ndarray, offset: tuple[int, int], shape: tuple[int, int]) -> np.ndarray:
+    """Pixels from the convex hull of ``points`` (0 inside) over a box at ``offset`` of ``shape``.
+
+    Masks grown and feathered from a distance map cost one linear-time transform, where dilating
+    and blurring by a face-sized radius cost tens of milliseconds per frame on a close-up.
+    """
+    outside = np.full(shape, 255, np.uint8)
+    hull = cv2.convexHull(np.round((points - offset) * 4).astype(np.int32))
+    cv2.fillConvexPoly(outside, hull, 0, lineType=cv2.LINE_8, shift=2)
+    return cv2.distanceTransform(outside, cv2.DIST_L2, cv2.DIST_MASK_5)
+
+
+def _ramp(distance: np.ndarray, edge: float, soft: float) -> np.ndarray:
+    """1 well inside ``edge`` pixels, 0 well outside, a smooth step ``soft`` pixels either side."""
+    x = np.clip((edge + soft - distance) / max(2.0 * soft, 1e-6), 0.0, 1.0)
+    return x * x * (3.0 - 2.0 * x)
+
+
+def _box(points: np.ndarray, dst: np.ndarray, frame: ms.HeadFrame, shape: tuple[int, ...]):
+    """Pinned anchors outside the jaw (own and destination) and the box holding everything that moves."""
+    moving = list(ms.MOVING)
+    jaw = points[list(ms.JAW)]
+    centre = points[list(ms.OUTER)].mean(axis=0)
+    out = jaw - centre
+    out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-6)
+    travel = np.linalg.norm(dst[list(ms.JAW)] - jaw, axis=1, keepdims=True)
+    ring = jaw + out * (_PIN_MARGIN * frame.scale + travel)
+    h, w = shape[:2]
+    allpts = np.vstack([ring, points[list(ms.FIXED)], points[moving], dst[moving]])
+    x0, y0 = np.floor(allpts.min(axis=0)).astype(int)
+    x1, y1 = np.ceil(allpts.max(axis=0)).astype(int) + 1
+    return ring, (max(x0, 0), max(y0, 0), min(x1, w), min(y1, h))
+
+
+def _mouth_box(dst: np.ndarray, frame: ms.HeadFrame, box) -> tuple[int, int, int, int]:
+    """The part of ``box`` the exemplar layer can touch: the lips, grown, feathered, with the ring."""
+    lips = dst[list(ms.OUTER)]
+    pad = frame.scale * (max(_MOUTH_GROW, _RING[1]) + 3 * _COLOUR_BLUR / 2)
+    x0, y0 = np.floor(lips.min(axis=0) - pad).astype(int)
+    x1, y1 = np.ceil(lips.max(axis=0) + pad).astype(int)
+    return max(x0, box[0]), max(y0, box[1]), min(x1, box[2]), min(y1, box[3])
+
+
+def _exemplar_layer(library: ExemplarLibrary, e: int, dst: np.ndarray, fixed: np.ndarray, sub) -> np.ndarray:
+    """Exemplar ``e`` warped so its lips land on ``dst`` and its stable points on ``fixed``."""
+    ex = library.points[e].astype(np.float64)
+    moving = list(LIPS)
+    field = displacement(np.vstack([dst[moving], fixed]), np.vstack([ex[moving], ex[list(ALIGN)]]), sub)
+    return remap(library.crops[e], field, sub)
+
+
+def _colour_matched(layer: np.ndarray, under: np.ndarray, ring: np.ndarray,
+                    frame: ms.HeadFrame) -> np.ndarray:
+    """``layer`` plus the smooth difference to ``under`` measured on the skin ``ring``.
+
+    The correction has no detail finer than ``_COLOUR_BLUR``, so it is computed on a grid a few
+    pixels per blur radius and scaled back up.
+    """
+    h, w = ring.shape
+    shrink = max(_COLOUR_BLUR * frame.scale / 4.0, 1.0)
+    small = (max(int(round(w / shrink)), 1), max(int(round(h / shrink)), 1))
+    sigma = _COLOUR_BLUR * frame.scale / shrink
+    weight = cv2.GaussianBlur(cv2.resize(ring, small, interpolation=cv2.INTER_AREA), (0, 0), sigma)
+    diff = cv2.resize((under - layer) * ring[..., None], small, interpolation=cv2.INTER_AREA)
+    diff = cv2.GaussianBlur(diff, (0, 0), sigma) / np.maximum(weight, 1e-3)[..., None]
+    return layer + cv2.resize(diff, (w, h), interpolation=cv2.INTER_LINEAR)
+
+
+class ExemplarRenderer:
+    """Renders output frame k with the exemplar ``selection`` chose for it (or with lite)."""
+
+    def __init__(self, library: ExemplarLibrary, selection: Selection, style: Style, fallback: LiteRenderer,
+                 notes: list[str]) -> None:
+        self.library = library
+        self.fallback = fallback
+        self.selection = selection
+        self.style = style
+        self.notes = notes
+        follows = library.follows()
+        choice = selection.choice
+        # For pro: where frame k cuts to a new exemplar, the one the previous frame's run would
+        # have continued with (or the previous one itself) dissolves into it.
+        self._outgoing = np.full(len(choice), LITE)
+        for k in range(1, len(choice)):
+            prev, cur = choice[k - 1], choice[k]
+            if LITE in (prev, cur) or cur == prev:
+                continue
+            cont = prev + 1 if prev + 1 < len(library) and follows[prev + 1] else prev
+            if cur != cont:
+                self._outgoing[k] = cont
+
+    def render(self, image: np.ndarray, points: np.ndarray, k: int):
+        e = int(self.selection.choice[k])
+        if e == LITE:
+            return self.fallback.render(image, points, k)
+        frame = ms.HeadFrame.from_points(points)
+        canon = frame.to_canonical(points.astype(np.float64))
+        shape, gap = placed(self.library, e, canon), float(self.library.gap[e])
+        mix = [(e, 1.0)]
+        if self.style.dissolve and self._outgoing[k] != LITE:
+            other = int(self._outgoing[k])
+            shape = (shape + placed(self.library, other, canon)) / 2
+            gap = (gap + float(self.library.gap[other])) / 2
+            mix = [(e, 0.5), (other, 0.5)]
+        shape, gap = nudged(shape, gap, float(self.selection.gap[k]))
+        dst = destination(frame.to_image(shape), gap, points, frame)
+        return self._compose(image, points, frame, dst, mix)
+
+    def _compose(self, image, points, frame: ms.HeadFrame, dst: np.ndarray, mix: list[tuple[int, float]]):
+        moving = list(ms.MOVING)
+        ring_pts, box = _box(points, dst, frame, image.shape)
+        fixed = points[list(ALIGN)].astype(np.float64)
+        pins = np.vstack([points[list(ms.FIXED)], ring_pts])
+        # 2. The frame's own lips and jaw moved onto the destination shape.
+        field = displacement(np.vstack([dst[moving], pins]), np.vstack([points[moving], pins]), box)
+        patch = remap(image, field, box)
+        x0, y0, x1, y1 = box
+        # 3-4. The exemplar over the mouth, colour-matched to the warped frame around it.
+        sub = _mouth_box(dst, frame, box)
+        sx0, sy0, sx1, sy1 = sub
+        if sx1 > sx0 and sy1 > sy0:
+            lips = _distance_outside(dst[list(ms.OUTER)], (sx0, sy0), (sy1 - sy0, sx1 - sx0))
+            under = patch[sy0 - y0 : sy1 - y0, sx0 - x0 : sx1 - x0]
+            ring = ((lips > _RING[0] * frame.scale) & (lips < _RING[1] * frame.scale)).astype(np.float32)
+            layer = sum(w * _exemplar_layer(self.library, e, dst, fixed, sub) for e, w in mix)
+            layer = _colour_matched(layer, under, ring, frame)
+            mask = _ramp(lips, _MOUTH_GROW * frame.scale, self.style.feather * frame.scale)
+            under += mask[..., None] * (layer - under)
+        moved = _distance_outside(np.vstack([dst[moving], points[moving]]), (x0, y0), (y1 - y0, x1 - x0))
+        alpha = _ramp(moved, _OUTER_GROW * frame.scale, _OUTER_BLUR * frame.scale)
+        return patch, box, alpha
+
+
+@dataclass(frozen=True)
+class ModeSpec:
+    """Everything a mode sets: library size and resolution, search width, render style."""
+
+    library: LibrarySpec
+    candidates: int
+    style: Style
+
+
+MODES = {
+    "standard": ModeSpec(LibrarySpec(capacity=360, max_ppu=80.0), candidates=12, style=STANDARD_STYLE),
+    "pro": ModeSpec(LibrarySpec(capacity=480, max_ppu=192.0), candidates=24, style=PRO_STYLE),
+}
+
+
+def _frame_poses(track: LandmarkTrack, source: np.ndarray) -> np.ndarray:
+    """(N, P) pose descriptor of each output frame's own face; NaN rows where it has none."""
+    used = np.unique(source)
+    poses = np.full((len(track.ok), 2 * len(POSE_POINTS)), np.nan)
+    good = used[track.ok[used]]
+    if len(good):
+        poses[good] = pose_descriptor(track.points[good])
+    return poses[source]
+
+
+def _notes(library: ExemplarLibrary, selection: Selection, with_face: np.ndarray) -> list[str]:
+    """What the render summary says about the library and the lite fallback."""
+    if len(library) == 0 and library.span is None:
+        return ["mouth library: no frame of the input has a usable face; every frame was rendered in lite"]
+    low, high = library.reach()
+    if not library.varied():
+        return [f"mouth library: the input's mouth barely moves (inner-lip gap {low:.2f}-{high:.2f} "
+                "eye distances); every frame was rendered in lite"]
+    fallback = int(np.sum((selection.choice == LITE) & with_face))
+    if fallback == 0:
+        return []
+    return [f"mouth library: {fallback} of {int(with_face.sum())} frames needed mouth shapes the input "
+            "never shows and were rendered in lite"]
+
+
+def exemplar_renderer(mode: str, clip: ClipPass, track: LandmarkTrack, targets: MouthTargets,
+                      source: np.ndarray) -> ExemplarRenderer:
+    """The ``standard`` or ``pro`` renderer for a render of ``clip``.
+
+    ``track`` is render()'s face track of the clip range and ``source`` the input frame each
+    output frame shows (schedule.source), so each output frame's exemplar suits its head pose.
+    """
+    spec = MODES[mode]
+    library = build_library(clip, track, spec.library)
+    poses = _frame_poses(track, np.asarray(source))
+    selection = select(library, targets, poses, candidates=spec.candidates)
+    with_face = track.ok[np.asarray(source)]
+    return ExemplarRenderer(library, selection, spec.style, LiteRenderer(track, targets, source),
+                            _notes(library, selection, with_face))
