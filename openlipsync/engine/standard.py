@@ -270,10 +270,9 @@ def _notes(library: ExemplarLibrary, selection: Selection, with_face: np.ndarray
     """What the render summary says about the library and the lite fallback."""
     if len(library) == 0 and library.span is None:
         return ["mouth library: no frame of the input has a usable face; every frame was rendered in lite"]
-    low, high = library.reach()
     if not library.varied():
-        return [f"mouth library: the input's mouth barely moves (inner-lip gap {low:.2f}-{high:.2f} "
-                "eye distances); every frame was rendered in lite"]
+        return ["mouth library: the input's mouth barely moves, so it has no mouth shapes to re-sequence; "
+                "every frame was rendered in lite"]
     fallback = int(np.sum((selection.choice == LITE) & with_face))
     if fallback == 0:
         return []

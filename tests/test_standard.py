@@ -1,0 +1,190 @@
+"""`standard` and `pro`: the person's own mouths from the input, re-sequenced to the new speech."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from openlipsync.engine import mouth_shape as ms
+from openlipsync.engine.face_track import LandmarkTrack, eye_distance, track_faces
+from openlipsync.engine.library import ClipPass, LibrarySpec, blocks, build_library
+from openlipsync.engine.options import RenderOptions
+from openlipsync.engine.render import render
+from openlipsync.engine.selection import LITE, select
+from openlipsync.engine.speech import analyse_speech
+from openlipsync.engine.standard import MODES, _frame_poses
+from openlipsync.media.audio import iter_audio
+from openlipsync.media.encode import VideoWriter
+from openlipsync.media.probe import probe_video
+from openlipsync.media.video import read_frames
+from tests import generate
+from tests.conftest import shared_media
+
+FACELESS = range(30, 45)  # frames of the gap clip with the face hidden
+
+
+def frames(path: Path) -> list[np.ndarray]:
+    with av.open(str(path)) as container:
+        return [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
+    return float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)
+
+
+def mouth_psnr(a: np.ndarray, b: np.ndarray, points: np.ndarray) -> float:
+    """PSNR of two frames over the box of the lips at ``points``."""
+    (x0, y0), (x1, y1) = points[list(ms.OUTER)].min(0).astype(int), points[list(ms.OUTER)].max(0).astype(int)
+    return psnr(a[y0:y1, x0:x1], b[y0:y1, x0:x1])
+
+
+def tracked(path: Path) -> tuple[ClipPass, LandmarkTrack]:
+    """render()'s first pass over the whole of ``path``: what the library may reuse."""
+    info = probe_video(path)
+    times: list[float] = []
+
+    def images():
+        for frame in read_frames(path):
+            times.append(frame.time)
+            yield frame.image
+
+    track = track_faces(images(), info.width, info.height)
+    return ClipPass(path, info, 0.0, info.duration, None, np.array(times)), track
+
+
+@pytest.fixture(scope="module")
+def gap_clip(tmp_path_factory) -> Path:
+    """woman_flags.mp4's first 3 s (a talking mouth) with the face blanked out on FACELESS frames."""
+    path = tmp_path_factory.mktemp("standard") / "gap.mp4"
+    source = shared_media("woman_flags.mp4")
+    info = probe_video(source)
+    with VideoWriter(path, info.width, info.height, info.fps, audio_path=source) as writer:
+        for frame in read_frames(source, 0.0, 3.0):
+            image = frame.image
+            if frame.index in FACELESS:
+                image = np.full_like(image, 128)
+            writer.write(image, frame.time)
+    return path
+
+
+@pytest.fixture(scope="module")
+def gap_library(gap_clip):
+    clip, track = tracked(gap_clip)
+    return clip, track, build_library(clip, track, MODES["standard"].library)
+
+
+def test_library_never_uses_frames_without_a_face(gap_library):
+    clip, track, library = gap_library
+    assert not track.ok[list(FACELESS)].any(), "the blanked frames must have no usable face"
+    assert len(library) >= 50, "every other frame of the talking clip is an exemplar"
+    assert set(library.source.tolist()).isdisjoint(FACELESS)
+    assert track.ok[library.source].all()
+    # Every crop shows a mouth: lips darker than the skin around them, nothing flat grey.
+    assert library.crops.reshape(len(library), -1).std(axis=1).min() > 10
+    assert library.reach()[1] - library.reach()[0] > 0.1, "woman_flags opens and closes her mouth"
+
+
+def test_a_render_of_part_of_the_clip_draws_on_the_whole_clip_without_faceless_frames(gap_clip):
+    """The rendered range is 0.5 s; the library comes from its own pass over all 3 s."""
+    clip, _ = tracked(gap_clip)
+    part = ClipPass(gap_clip, clip.info, 2.0, 2.5, 12.0, np.arange(6) / 12.0)
+    info = clip.info
+    rendered = read_frames(gap_clip, 2.0, 2.5, 12.0)
+    track = track_faces((f.image for f in rendered), info.width, info.height)
+    library = build_library(part, track, MODES["standard"].library)
+    # Source frames are counted on the 12 fps grid of the whole clip.
+    assert library.times.min() < 1.0 and library.times.max() > 2.0, "exemplars from the whole clip"
+    hidden = (FACELESS.start / info.fps - 1e-6, FACELESS.stop / info.fps)
+    faceless = (library.times >= hidden[0]) & (library.times < hidden[1])
+    assert not faceless.any(), library.times[faceless]
+
+
+def test_selection_follows_the_speech_and_keeps_runs(gap_library):
+    clip, track, library = gap_library
+    speech = shared_media("speech_en_a.wav")
+    times = np.arange(75) / 25.0
+    targets = analyse_speech(iter_audio(speech), 16000, times)
+    source = np.arange(75) % len(track.ok)
+    chosen = select(library, targets, _frame_poses(track, source), candidates=12)
+    picked = chosen.choice >= 0
+    assert picked.mean() > 0.9, "a talking clip has the shapes speech needs"
+    gaps = library.gap[chosen.choice[picked]]
+    assert np.corrcoef(gaps, chosen.gap[picked])[0, 1] > 0.8
+    closed = targets.closed[picked]
+    assert gaps[closed].max() < 0.08, "closed lips where the speech closes them"
+    runs = (np.diff(chosen.choice) == 1) & (chosen.choice[1:] != LITE)
+    assert runs.mean() > 0.1, "consecutive source frames play on where they fit"
+
+
+def test_blocks_keep_long_clips_bounded():
+    assert blocks(100, 360) == [(0, 100)]
+    spans = blocks(54_000, 360)  # 30 min at 30 fps
+    assert sum(b - a for a, b in spans) <= 360
+    assert all(b - a == 45 for a, b in spans), "blocks of consecutive frames keep real motion"
+    assert spans[0][0] == 0 and spans[-1][1] == 54_000, "the blocks cover the whole clip"
+
+
+def test_pro_keeps_native_resolution_and_standard_caps_it(gap_library):
+    clip, track, _ = gap_library
+    eyes = float(np.median(eye_distance(track.points[track.ok])))
+    assert MODES["standard"].library.max_ppu < eyes < MODES["pro"].library.max_ppu
+    pro = build_library(clip, track, LibrarySpec(capacity=20, max_ppu=MODES["pro"].library.max_ppu))
+    standard = build_library(clip, track, LibrarySpec(capacity=20, max_ppu=MODES["standard"].library.max_ppu))
+    assert pro.ppu == pytest.approx(eyes, rel=0.02), "pro cuts the mouth at the face's own resolution"
+    assert standard.ppu == MODES["standard"].library.max_ppu
+    assert pro.crops.shape[1] > standard.crops.shape[1]
+    assert len(pro) == len(standard) == 20, "the capacity bounds the library"
+
+
+def test_cli_renders_standard(tmp_path):
+    clip, speech = shared_media("woman_flags.mp4"), shared_media("speech_en_a.wav")
+    out = tmp_path / "standard.mp4"
+    done = subprocess.run([sys.executable, "-m", "openlipsync.cli", "render", str(clip), str(speech), "-o",
+                           str(out), "--mode", "standard", "--end", "1.5", "--max-fps", "12", "--json", "-q"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    assert summary["mode"] == "standard" and summary["frames"] == 18 == summary["frames_with_face"]
+    assert "library" in summary["stage_seconds"]
+    rendered, source = frames(out), [f.image for f in read_frames(clip, 0.0, 1.5, 12)]
+    assert len(rendered) == 18
+    track = track_faces(source, *source[0].shape[1::-1])
+    changed = [mouth_psnr(a, b, p) for a, b, p in zip(rendered, source, track.points, strict=True)]
+    assert min(changed) < 30, "the mouth is re-rendered"
+    eye_y = int(track.points[0][list(ms.RIGHT_EYE + ms.LEFT_EYE), 1].mean())
+    kept = [psnr(a[:eye_y], b[:eye_y]) for a, b in zip(rendered, source, strict=True)]
+    assert min(kept) > 40, "everything above the eyes is the input's"
+
+
+@pytest.mark.parametrize("mode", ["standard", "pro"])
+def test_same_inputs_give_identical_frames(tmp_path, mode):
+    clip, speech = shared_media("woman_flags.mp4"), shared_media("speech_en_b.wav")
+    options = RenderOptions(mode=mode, start=1.0, end=2.5, max_fps=12)
+    outs = [tmp_path / f"{mode}_{i}.mp4" for i in range(2)]
+    summaries = [render(clip, speech, out, options) for out in outs]
+    assert summaries[0].mode == mode and summaries[0].frames == 18
+    first, second = frames(outs[0]), frames(outs[1])
+    assert len(first) == len(second) == 18
+    assert all(np.array_equal(a, b) for a, b in zip(first, second, strict=True))
+
+
+def test_mouth_that_never_moves_falls_back_to_lite(tmp_path):
+    """The generated astronaut glides across the frame with her mouth shut: nothing to re-sequence."""
+    video = generate.face_video(tmp_path / "still_mouth.mp4", seconds=1.5, fps=12)
+    speech = shared_media("speech_en_a.wav")
+    lite = render(video, speech, tmp_path / "lite.mp4", RenderOptions(mode="lite"))
+    standard = render(video, speech, tmp_path / "standard.mp4", RenderOptions(mode="standard"))
+    assert standard.frames == lite.frames == 18 and standard.frames_with_face == lite.frames_with_face > 0
+    assert any("barely moves" in note and "lite" in note for note in standard.notes), standard.notes
+    rendered, fallback = frames(tmp_path / "standard.mp4"), frames(tmp_path / "lite.mp4")
+    assert all(np.array_equal(a, b) for a, b in zip(rendered, fallback, strict=True)), "lite's own frames"
+    _, track = tracked(video)
+    mouths = [mouth_psnr(a, b, p) for a, b, p in zip(rendered, frames(video), track.points, strict=True)]
+    assert min(mouths) < 30, "the mouth still speaks"
