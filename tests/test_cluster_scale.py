@@ -21,7 +21,7 @@ from openlipsync.store.db import Database
 from openlipsync.store.models import Project
 from tests.cluster import cluster
 from tests.conftest import shared_media
-from tests.server import balance, lip_sync
+from tests.server import balance, lip_sync, upload
 
 JOBS = 20
 #: 1 s at 5 fps: 5 frames rendered, after a 30-credit estimate.
@@ -129,3 +129,24 @@ def test_oversized_direct_upload_is_refused_when_used(running):
         assert answer.status_code == 400 and "too large" in answer.json()["message"]
         assert str(MAX_UPLOAD) in answer.json()["message"]
         assert running.s3.size(item["file_path"]) is None and balance(http) == before
+
+
+def test_concurrent_creates_at_both_apis_never_overdraw(running):
+    """20 creates at once through both API processes against a balance for 10: PostgreSQL's
+    conditional UPDATE lets exactly 10 through; deleting them refunds every credit."""
+    secret = running.servers[0].create_key(credits=10 * ESTIMATE, name="race")
+    clients = [server.client(key=secret) for server in running.servers]
+    try:
+        video = upload(clients[0], shared_media("woman_flags.mp4"), "video")
+        audio = upload(clients[1], shared_media("speech_en_a.wav"), "audio")
+        with ThreadPoolExecutor(10) as pool:
+            answers = list(pool.map(lambda i: lip_sync(clients[i % 2], video, audio, max_fps=5.0), range(20)))
+        assert sorted(answer.status_code for answer in answers) == [200] * 10 + [402] * 10
+        assert balance(clients[0]) == 0
+        for answer in answers:
+            if answer.status_code == 200:
+                assert clients[1].delete(f"/v1/video-projects/{answer.json()['id']}").status_code == 204
+        assert balance(clients[0]) == 10 * ESTIMATE
+    finally:
+        for client in clients:
+            client.close()

@@ -59,6 +59,7 @@ def make_celery(settings: Settings) -> Celery:
     app = Celery("openlipsync", broker=settings.broker_url, set_as_current=False)
     app.conf.update(
         task_acks_late=True,
+        # Requeue when a pool process dies mid-task (prefork pools; the thread pool has none).
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
         task_ignore_result=True,
@@ -79,7 +80,6 @@ class CeleryQueue(JobQueue):
 
     def __init__(self, settings: Settings, run: Runner) -> None:
         self.app = make_celery(settings)
-        self._settings = settings
         self._redis = redis.Redis.from_url(settings.broker_url, socket_timeout=5, socket_connect_timeout=3)
         self._ttl = resubmit_after_s(settings)
         #: Set when this process stops: running renders hand their job back to the queue.
