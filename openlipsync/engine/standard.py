@@ -49,6 +49,7 @@ _MOUTH_GROW = 0.12  # the exemplar covers the lips and this much skin around the
 _RING = (0.03, 0.18)  # the skin ring (inner, outer distance from the lips) the colour is matched on
 _COLOUR_BLUR = 0.15  # spatial scale of the colour correction
 _OUTER_GROW, _OUTER_BLUR = 0.08, 0.05  # the changed region around the moved lips and jaw
+_DISSOLVE_GAP = 0.04  # pro dissolves cuts between exemplars whose openings differ less than this
 _NUDGE = 0.05  # the most an exemplar's opening is changed to meet its target (canonical units)
 
 
@@ -127,7 +128,8 @@ def _ramp(distance: np.ndarray, edge: float, soft: float) -> np.ndarray:
 
 
 def _box(points: np.ndarray, dst: np.ndarray, frame: ms.HeadFrame, shape: tuple[int, ...]):
-    """Pinned anchors outside the jaw (own and destination) and the box holding everything that moves."""
+    """Pinned anchors outside the jaw (own and destination), and the box the output alpha can reach:
+    the moved landmarks, old and new, grown by the alpha's reach (the anchors may lie outside it)."""
     moving = list(ms.MOVING)
     jaw = points[list(ms.JAW)]
     centre = points[list(ms.OUTER)].mean(axis=0)
@@ -136,9 +138,10 @@ def _box(points: np.ndarray, dst: np.ndarray, frame: ms.HeadFrame, shape: tuple[
     travel = np.linalg.norm(dst[list(ms.JAW)] - jaw, axis=1, keepdims=True)
     ring = jaw + out * (_PIN_MARGIN * frame.scale + travel)
     h, w = shape[:2]
-    allpts = np.vstack([ring, points[list(ms.FIXED)], points[moving], dst[moving]])
-    x0, y0 = np.floor(allpts.min(axis=0)).astype(int)
-    x1, y1 = np.ceil(allpts.max(axis=0)).astype(int) + 1
+    allpts = np.vstack([points[moving], dst[moving]])
+    reach = (_OUTER_GROW + _OUTER_BLUR) * frame.scale + 2
+    x0, y0 = np.floor(allpts.min(axis=0) - reach).astype(int)
+    x1, y1 = np.ceil(allpts.max(axis=0) + reach).astype(int) + 1
     return ring, (max(x0, 0), max(y0, 0), min(x1, w), min(y1, h))
 
 
@@ -151,11 +154,18 @@ def _mouth_box(dst: np.ndarray, frame: ms.HeadFrame, box) -> tuple[int, int, int
     return max(x0, box[0]), max(y0, box[1]), min(x1, box[2]), min(y1, box[3])
 
 
-def _exemplar_layer(library: ExemplarLibrary, e: int, dst: np.ndarray, fixed: np.ndarray, sub) -> np.ndarray:
+def _grid_step(frame: ms.HeadFrame) -> int:
+    """Spline grid spacing: a tenth of the eye distance, so a close-up costs what a small face does."""
+    return max(8, int(frame.scale / 10))
+
+
+def _exemplar_layer(library: ExemplarLibrary, e: int, dst: np.ndarray, fixed: np.ndarray, sub,
+                    step: int) -> np.ndarray:
     """Exemplar ``e`` warped so its lips land on ``dst`` and its stable points on ``fixed``."""
     ex = library.points[e].astype(np.float64)
     moving = list(LIPS)
-    field = displacement(np.vstack([dst[moving], fixed]), np.vstack([ex[moving], ex[list(ALIGN)]]), sub)
+    field = displacement(np.vstack([dst[moving], fixed]), np.vstack([ex[moving], ex[list(ALIGN)]]), sub,
+                         step=step)
     return remap(library.crops[e], field, sub)
 
 
@@ -188,15 +198,17 @@ class ExemplarRenderer:
         self.notes = notes
         follows = library.follows()
         choice = selection.choice
-        # For pro: where frame k cuts to a new exemplar, the one the previous frame's run would
-        # have continued with (or the previous one itself) dissolves into it.
+        # For pro: where frame k cuts to a new exemplar of about the same shape, the one the
+        # previous frame's run would have continued with (or the previous one itself) dissolves
+        # into it. A cut between different shapes stays a cut: half an open mouth over a closed
+        # one looks like a ghost, not like motion.
         self._outgoing = np.full(len(choice), LITE)
         for k in range(1, len(choice)):
             prev, cur = choice[k - 1], choice[k]
             if LITE in (prev, cur) or cur == prev:
                 continue
             cont = prev + 1 if prev + 1 < len(library) and follows[prev + 1] else prev
-            if cur != cont:
+            if cur != cont and abs(library.gap[cur] - library.gap[cont]) < _DISSOLVE_GAP:
                 self._outgoing[k] = cont
 
     def render(self, image: np.ndarray, points: np.ndarray, k: int):
@@ -222,7 +234,9 @@ class ExemplarRenderer:
         fixed = points[list(ALIGN)].astype(np.float64)
         pins = np.vstack([points[list(ms.FIXED)], ring_pts])
         # 2. The frame's own lips and jaw moved onto the destination shape.
-        field = displacement(np.vstack([dst[moving], pins]), np.vstack([points[moving], pins]), box)
+        step = _grid_step(frame)
+        field = displacement(np.vstack([dst[moving], pins]), np.vstack([points[moving], pins]), box,
+                             step=step)
         patch = remap(image, field, box)
         x0, y0, x1, y1 = box
         # 3-4. The exemplar over the mouth, colour-matched to the warped frame around it.
@@ -232,7 +246,7 @@ class ExemplarRenderer:
             lips = _distance_outside(dst[list(ms.OUTER)], (sx0, sy0), (sy1 - sy0, sx1 - sx0))
             under = patch[sy0 - y0 : sy1 - y0, sx0 - x0 : sx1 - x0]
             ring = ((lips > _RING[0] * frame.scale) & (lips < _RING[1] * frame.scale)).astype(np.float32)
-            layer = sum(w * _exemplar_layer(self.library, e, dst, fixed, sub) for e, w in mix)
+            layer = sum(w * _exemplar_layer(self.library, e, dst, fixed, sub, step) for e, w in mix)
             layer = _colour_matched(layer, under, ring, frame)
             mask = _ramp(lips, _MOUTH_GROW * frame.scale, self.style.feather * frame.scale)
             under += mask[..., None] * (layer - under)
