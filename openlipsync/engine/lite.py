@@ -23,6 +23,8 @@ _TEETH_RGB = np.array([226.0, 218.0, 204.0])
 _CHEEKS = (205, 425)
 #: How far outside the jaw the warp is pinned to zero (inter-ocular units).
 _PIN_MARGIN = 0.35
+#: The blend mask: the moved landmarks' hull grown by _GROW, then feathered by a Gaussian of _SOFT.
+_GROW, _SOFT = 0.08, 0.05
 
 
 @dataclass(frozen=True)
@@ -57,17 +59,23 @@ def _filled(shape: tuple[int, int], polygon: np.ndarray) -> np.ndarray:
     return mask
 
 
-def _region(points: np.ndarray, frame: ms.HeadFrame, shape: tuple[int, ...]):
-    """Pinned anchors around the lower face and the box that holds everything the warp touches."""
+def _region(points: np.ndarray, target: np.ndarray, frame: ms.HeadFrame, shape: tuple[int, ...]):
+    """Pinned anchors around the lower face, and the box the blend mask can reach.
+
+    The spline is pinned further out than the mask reaches, so it is already flat where the
+    mask fades; pixels between the two would be computed only to be thrown away.
+    """
     jaw = points[list(ms.JAW)]
     centre = points[list(ms.OUTER)].mean(axis=0)
     out = jaw - centre
     out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-6)
     ring = jaw + out * _PIN_MARGIN * frame.scale
     h, w = shape[:2]
-    allpts = np.vstack([ring, points[list(ms.FIXED)], points[list(ms.MOVING)]])
-    x0, y0 = np.floor(allpts.min(axis=0)).astype(int)
-    x1, y1 = np.ceil(allpts.max(axis=0)).astype(int) + 1
+    moving = list(ms.MOVING)
+    reach = (_GROW + 3 * _SOFT) * frame.scale + 2
+    touched = np.vstack([points[moving], target[moving]])
+    x0, y0 = np.floor(touched.min(axis=0) - reach).astype(int)
+    x1, y1 = np.ceil(touched.max(axis=0) + reach).astype(int) + 1
     box = (max(x0, 0), max(y0, 0), min(x1, w), min(y1, h))
     return ring, box
 
@@ -146,7 +154,7 @@ def render_mouth(image: np.ndarray, points: np.ndarray, pose: MouthPose, lips: n
     frame = ms.HeadFrame.from_points(points)
     source_gap = ms.inner_gap(points, frame)
     target = ms.retarget(points, pose.gap, pose.width, source_gap, lips)
-    ring, box = _region(points, frame, image.shape)
+    ring, box = _region(points, target, frame, image.shape)
     pinned = np.vstack([points[list(ms.FIXED)], ring])
     fields = []
     for side in (ms.UPPER_SIDE, ms.LOWER_SIDE):
@@ -166,7 +174,7 @@ def render_mouth(image: np.ndarray, points: np.ndarray, pose: MouthPose, lips: n
     alpha = np.zeros((y1 - y0, x1 - x0), np.float32)
     hull = cv2.convexHull(np.round(np.vstack([target[moving], points[moving]]) - (x0, y0)).astype(np.int32))
     cv2.fillConvexPoly(alpha, hull, 1.0)
-    grow = max(int(frame.scale * 0.08), 2)
+    grow = max(int(frame.scale * _GROW), 2)
     alpha = cv2.dilate(alpha, np.ones((2 * grow + 1, 2 * grow + 1), np.uint8))
-    alpha = cv2.GaussianBlur(alpha, (0, 0), max(frame.scale * 0.05, 1.0))
+    alpha = cv2.GaussianBlur(alpha, (0, 0), max(frame.scale * _SOFT, 1.0))
     return patch, box, alpha

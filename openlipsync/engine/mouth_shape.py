@@ -102,7 +102,7 @@ def typical_max_gap(gaps: np.ndarray) -> float:
     return float(np.clip(np.percentile(gaps, 95), 0.18, 0.34))
 
 
-def _lip_profile(x: np.ndarray, left: float, right: float) -> np.ndarray:
+def lip_profile(x: np.ndarray, left: float, right: float) -> np.ndarray:
     """1 at the mouth centre, falling to 0 at the corners: how much of an opening a point takes."""
     centre, half = (left + right) / 2, max((right - left) / 2, 1e-6)
     return np.sqrt(np.clip(1.0 - ((x - centre) / half) ** 2, 0.0, 1.0))
@@ -124,20 +124,29 @@ def articulation(canon: np.ndarray, gap: float, width: float) -> np.ndarray:
 
     upper = list(dict.fromkeys(INNER_UPPER + OUTER_UPPER))
     lower = list(dict.fromkeys(INNER_LOWER + OUTER_LOWER))
-    disp[upper, 1] -= _UPPER_LIFT * gap * _lip_profile(canon[upper, 0], left, right)
-    disp[lower, 1] += _LOWER_DROP * gap * _lip_profile(canon[lower, 0], left, right)
+    disp[upper, 1] -= _UPPER_LIFT * gap * lip_profile(canon[upper, 0], left, right)
+    disp[lower, 1] += _LOWER_DROP * gap * lip_profile(canon[lower, 0], left, right)
 
-    jaw = list(JAW + CHIN)
+    # The jaw contour rides down from nothing at the mouth corners' height to the full chin drop.
+    jaw = list(JAW)
     ride = np.clip((canon[jaw, 1] - corner_y) / max(chin_y - corner_y, 1e-6), 0.0, 1.0)
     disp[jaw, 1] += _CHIN_DROP * gap * ride
+    # Between the lower lip and the chin the drop eases from the lip's to the chin's, so the
+    # tissue under the lip is neither squeezed nor folded.
+    chin = list(CHIN)
+    lip_y = canon[OUTER_LOWER[5], 1]
+    depth = np.clip((canon[chin, 1] - lip_y) / max(chin_y - lip_y, 1e-6), 0.0, 1.0)
+    spread = (right - left) * 0.25
+    across = lip_profile(canon[chin, 0], left - spread, right + spread)
+    disp[chin, 1] += gap * (_LOWER_DROP + (_CHIN_DROP - _LOWER_DROP) * depth) * across
 
     lips = list(dict.fromkeys(INNER + OUTER))
     rel = (canon[lips, 0] - centre_x) / half
     disp[lips, 0] += _SPREAD * width * np.clip(rel, -1.0, 1.0)
     if width < 0:  # rounding: lips push outward from the mouth's centre line
         outer_up, outer_lo = list(OUTER_UPPER[1:-1]), list(OUTER_LOWER[1:-1])
-        disp[outer_up, 1] -= _POUT * -width * _lip_profile(canon[outer_up, 0], left, right)
-        disp[outer_lo, 1] += _POUT * -width * _lip_profile(canon[outer_lo, 0], left, right)
+        disp[outer_up, 1] -= _POUT * -width * lip_profile(canon[outer_up, 0], left, right)
+        disp[outer_lo, 1] += _POUT * -width * lip_profile(canon[outer_lo, 0], left, right)
     return disp
 
 
