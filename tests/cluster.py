@@ -62,13 +62,13 @@ def _pg_admin():
 
 
 @contextmanager
-def postgres_database(port: int = PG_PORT) -> Iterator[str]:
-    """A new, empty database ``openlipsync_test_<random>``; yields its SQLAlchemy URL (via ``port``)."""
+def postgres_database() -> Iterator[str]:
+    """A new, empty database ``openlipsync_test_<random>``; yields its SQLAlchemy URL."""
     name = f"openlipsync_test_{secrets.token_hex(6)}"
     with _pg_admin() as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
     try:
-        yield f"postgresql+psycopg://{PG_USER}@{PG_HOST}:{port}/{name}?connect_timeout=3"
+        yield f"postgresql+psycopg://{PG_USER}@{PG_HOST}:{PG_PORT}/{name}?connect_timeout=3"
     finally:
         with _pg_admin() as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -235,7 +235,7 @@ class Worker:
             children = psutil.Process(self.process.pid).children(recursive=True)
         except psutil.NoSuchProcess:
             return []
-        return [child.pid for child in children if "multiprocessing" in " ".join(child.cmdline())]
+        return [child.pid for child in children if "spawn_main" in " ".join(child.cmdline())]
 
     def kill(self) -> None:
         self.process.kill()
@@ -307,15 +307,11 @@ class Cluster:
 
 
 @contextmanager
-def cluster(folder: Path, env: dict[str, str] | None = None,
-            database_port: int | None = None) -> Iterator[Cluster]:
-    """Services for one cluster; its processes are stopped and its database dropped at the end.
-
-    ``database_port`` points the processes at another port in front of PostgreSQL (a proxy).
-    """
+def cluster(folder: Path, env: dict[str, str] | None = None) -> Iterator[Cluster]:
+    """Services for one cluster; its processes are stopped and its database dropped at the end."""
     folder.mkdir(parents=True, exist_ok=True)
     with ExitStack() as stack:
-        database = stack.enter_context(postgres_database(database_port or PG_PORT))
+        database = stack.enter_context(postgres_database())
         redis = RedisServer(folder / "redis")
         stack.callback(redis.stop)
         s3 = MotoS3()
