@@ -60,6 +60,10 @@ def _import_seconds() -> float:
     return time.monotonic() - began
 
 
+def _per_hour(results: list[dict]) -> list[str]:
+    return [f"{result['per_hour']:.0f}" for result in results]
+
+
 def main(jobs: int = 8, repeats: int = 3) -> None:
     """Runs 1 and 2 workers alternately ``repeats`` times and keeps each one's best run: the
     machine is shared, and the best run is the one least disturbed by others."""
@@ -77,8 +81,8 @@ def main(jobs: int = 8, repeats: int = 3) -> None:
     rows = "\n".join(
         f"| {r['workers']} | {r['jobs']} | {r['wall']:.1f} | {r['render']:.1f} | {r['per_hour']:.0f} | "
         f"{r['per_hour'] / r['workers']:.0f} | {r['per_hour'] / one:.2f}x |" for r in best)
-    every = "; ".join(f"{workers} worker{'s' * (workers > 1)}: "
-                      + ", ".join(f"{r['per_hour']:.0f}" for r in results) for workers, results in runs.items())
+    every = "; ".join(f"{workers} worker{'s' * (workers > 1)}: {', '.join(_per_hour(results))}"
+                      for workers, results in runs.items())
     body = f"""
 Short jobs: {SECONDS:g} s of `{CLIP}` (590x590, 25 fps, {best[0]['frames']} frames) with `{SPEECH}`,
 lite mode, uploaded once to S3 (moto); {jobs} jobs per run, submitted at once to one API process;
