@@ -42,7 +42,10 @@ def write_section(name: str, title: str, body: str, command: str) -> None:
     text = DOC.read_text() if DOC.exists() else HEADER
     begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    section = (f"{begin}\n## {title}\n\n`{command}` on {machine()}, {stamp}.\n\n{body.strip()}\n{end}")
+    load = os.getloadavg()[0]
+    section = (f"{begin}\n## {title}\n\n`{command}` on {machine()}, {stamp} "
+               f"(1-minute load average {load:.1f} as it finished).\n\n"
+               f"{body.strip()}\n{end}")
     if begin in text and end in text:
         head, rest = text.split(begin, 1)
         text = head + section + rest.split(end, 1)[1]
