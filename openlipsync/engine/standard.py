@@ -6,7 +6,8 @@ Per output frame (after selection chose an exemplar):
    its stable points (eye corners, nose base, cheeks) to this frame's, which absorbs small
    differences in head pitch and yaw on top of the canonical alignment; a small articulation
    (``nudged``) then closes what is left between its opening and the target's. Its lips land
-   there; this frame's own chin and jaw line follow the new opening (``destination``).
+   there; this frame's own chin and jaw line follow the new opening (``destination``). The shape
+   is then moved halfway to the speech stage's own target shape for the frame (``Style.follow``).
 2. Jaw: the frame itself is warped (thin-plate, pinned outside the jaw) so its lips and jaw line
    take the destination shape. The chin's outline against the neck and background stays this
    frame's own pixels, only moved.
@@ -42,7 +43,6 @@ from openlipsync.engine.warp import displacement, remap
 #: lie inside the face (the mesh guesses the face outline on a turned head): eye corners, nose
 #: base and nostrils, the cheeks beside the nose.
 ALIGN = (33, 133, 362, 263, 2, 98, 327, 97, 326, 164, 167, 393, 205, 425, 50, 280, 187, 411)
-LIPS = ms.INNER + tuple(i for i in ms.OUTER if i not in ms.INNER)
 _LOWER_LIP = 17  # outer lower lip, centre
 _PIN_MARGIN = 0.35  # how far outside the jaw the frame's warp is pinned (canonical units)
 _MOUTH_GROW = 0.12  # the exemplar covers the lips and this much skin around them
@@ -59,6 +59,10 @@ class Style:
 
     feather: float  # blur (canonical units) of the exemplar's mask edge
     dissolve: bool  # cross-dissolve at cuts between exemplars
+    #: How far the lips and jaw are moved from the exemplar's own shape to the speech target's.
+    #: Measured with the judge: 0.5 follows the speech better than 0 on most clips and jitters
+    #: less than 1 (the target's shape fully, with the exemplar only as texture).
+    follow: float = 0.5
 
 
 STANDARD_STYLE = Style(feather=0.04, dissolve=False)
@@ -101,7 +105,7 @@ def destination(lips: np.ndarray, gap: float, points: np.ndarray, frame: ms.Head
     """
     dst = ms.retarget(points, gap, 0.0).astype(np.float64)
     offset = lips[_LOWER_LIP] - dst[_LOWER_LIP]
-    dst[list(LIPS)] = lips[list(LIPS)]
+    dst[list(ms.LIPS)] = lips[list(ms.LIPS)]
     dst[list(ms.CHIN)] += offset
     canon = frame.to_canonical(points[list(ms.JAW)].astype(np.float64))
     centre, half = canon[:, 0].mean(), max(np.ptp(canon[:, 0]) / 2, 1e-6)
@@ -163,7 +167,7 @@ def _exemplar_layer(library: ExemplarLibrary, e: int, dst: np.ndarray, fixed: np
                     step: int) -> np.ndarray:
     """Exemplar ``e`` warped so its lips land on ``dst`` and its stable points on ``fixed``."""
     ex = library.points[e].astype(np.float64)
-    moving = list(LIPS)
+    moving = list(ms.LIPS)
     field = displacement(np.vstack([dst[moving], fixed]), np.vstack([ex[moving], ex[list(ALIGN)]]), sub,
                          step=step)
     return remap(library.crops[e], field, sub)
@@ -226,6 +230,14 @@ class ExemplarRenderer:
             mix = [(e, 0.5), (other, 0.5)]
         shape, gap = nudged(shape, gap, float(self.selection.gap[k]))
         dst = destination(frame.to_image(shape), gap, points, frame)
+        # Halfway to the speech stage's own shape for this frame (lite's target: the speaker's
+        # rest lips, opened and spread as the speech says): the lips follow the new speech more
+        # exactly, while what shows between them stays the exemplar's.
+        lite = self.fallback
+        pose = lite.poses[k]
+        target = ms.retarget(points, pose.gap, pose.width, None, lite.rest.at(int(lite.source[k])))
+        moving = list(ms.MOVING)
+        dst[moving] += self.style.follow * (target[moving] - dst[moving])
         return self._compose(image, points, frame, dst, mix)
 
     def _compose(self, image, points, frame: ms.HeadFrame, dst: np.ndarray, mix: list[tuple[int, float]]):
@@ -290,8 +302,8 @@ def _notes(library: ExemplarLibrary, selection: Selection, with_face: np.ndarray
     fallback = int(np.sum((selection.choice == LITE) & with_face))
     if fallback == 0:
         return []
-    return [f"mouth library: {fallback} of {int(with_face.sum())} frames needed mouth shapes the input "
-            "never shows and were rendered in lite"]
+    return [f"mouth library: {fallback} of {int(with_face.sum())} frames needed a mouth shape or head pose "
+            "the input never shows and were rendered in lite"]
 
 
 def exemplar_renderer(mode: str, clip: ClipPass, track: LandmarkTrack, targets: MouthTargets,
