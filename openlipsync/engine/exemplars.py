@@ -11,7 +11,8 @@ a frontal one), a small grey thumbnail to price a cut between two exemplars, and
 so runs of consecutive frames can play as they were filmed.
 
 Memory is bounded by the capacity the caller gives (the library is filled up to it and no
-further); crops are uint8 at a fixed pixels-per-unit, so a 4K close-up costs what a 720p one does.
+further); crops are uint8 at a pixels-per-unit the caller caps, so a 4K close-up costs no more
+than a face of that size.
 """
 
 from __future__ import annotations
@@ -63,9 +64,8 @@ def pose_descriptor(points: np.ndarray) -> np.ndarray:
 def opening(canon: np.ndarray) -> float:
     """Inner-lip gap of canonical landmarks, averaged over the centre and both sides of the mouth.
 
-    One pair of points (mouth_shape.inner_gap) is what the speech target is about, but the
-    mesh's single centre pair wavers when teeth show; three pairs describe the visible opening
-    of an exemplar more steadily.
+    A viewer sees the whole opening, not its centre line: a mouth open at the centre only reads
+    as less open than one open across its width, and three pairs tell the two apart.
     """
     gaps = canon[list(_LOWER_INNER), 1] - canon[list(_UPPER_INNER), 1]
     return float(max(gaps.mean(), 0.0))

@@ -32,8 +32,6 @@ _WIDTH_WEIGHT = 0.3
 _POSE_TOLERANCE = 0.1  # pose-descriptor distance (canonical units; ~10 deg of yaw) that costs 1
 _POSE_WEIGHT = 0.1
 _AUDIO_WEIGHT = 0.5  # per unit of mean squared feature distance
-_AUDIO_SHARE = 0.0  # how much of the gap target the audio neighbours set, when trusted
-_AUDIO_NEIGHBOURS = 5
 _OPEN_WHEN_CLOSED = 6.0  # extra cost of an open exemplar where the lips must be closed
 _CLOSED_GAP = 0.04
 _LITE_COST = 4.0  # an exemplar 2 tolerances (0.06) off the target gap is as bad as lite
@@ -49,7 +47,7 @@ class Selection:
     """One choice per output frame and the targets it was chosen for."""
 
     choice: np.ndarray  # (N,) int: exemplar index, or LITE
-    gap: np.ndarray  # (N,) target inner-lip gap, canonical units (what lite renders where chosen)
+    gap: np.ndarray  # (N,) target inner-lip gap, canonical units, on this person's scale
     width: np.ndarray  # (N,) target width in [-1, 1]
 
 

@@ -1,0 +1,33 @@
+"""Every benchmark in turn, each refreshing its own section of docs/benchmarks.md.
+
+    .venv/bin/python -m benchmarks.run_all      (what `make bench` runs; about an hour on 2 cores)
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+#: (module, extra arguments); each runs in its own process so one's memory cannot skew another's.
+BENCHMARKS = [
+    ("benchmarks.speed", []),
+    ("benchmarks.memory", []),
+    ("benchmarks.quality", ["--modes", "lite", "standard", "pro"]),
+    ("benchmarks.modes", []),
+    ("benchmarks.throughput", []),
+]
+
+
+def main() -> int:
+    failed = []
+    for module, args in BENCHMARKS:
+        print(f"== {module} {' '.join(args)}", flush=True)
+        if subprocess.run([sys.executable, "-m", module, *args]).returncode != 0:
+            failed.append(module)
+    if failed:
+        print("failed: " + ", ".join(failed), file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
