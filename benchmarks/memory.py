@@ -13,10 +13,7 @@ import json
 import subprocess
 import sys
 
-from benchmarks.report import OUT, media, write_section
-from openlipsync.media.encode import VideoWriter
-from openlipsync.media.probe import probe_video
-from openlipsync.media.video import read_frames
+from benchmarks.report import OUT, media, repeated_clip, write_section
 
 CLIP = "woman_room_landscape.mp4"
 SPEECH = "speech_en_33s.mp3"
@@ -30,24 +27,6 @@ print(json.dumps({"frames": summary.frames, "seconds": summary.seconds,
 """
 
 
-def repeated_clip(seconds: float) -> str:
-    """The benchmark clip repeated to ``seconds`` (built once, kept in benchmarks/out)."""
-    path = OUT / f"memory_{int(seconds)}s.mp4"
-    if path.exists():
-        return str(path)
-    src = media(CLIP)
-    info = probe_video(src)
-    offset = 0.0
-    with VideoWriter(path, info.width, info.height, info.fps) as writer:
-        while offset < seconds:
-            for frame in read_frames(src):
-                if offset + frame.time >= seconds:
-                    break
-                writer.write(frame.image, offset + frame.time)
-            offset += info.duration
-    return str(path)
-
-
 def peak(clip: str) -> dict:
     out = OUT / "memory_out.mp4"
     done = subprocess.run([sys.executable, "-c", _CHILD, clip, str(media(SPEECH)), str(out)],
@@ -57,7 +36,7 @@ def peak(clip: str) -> dict:
 
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
-    short, long = peak(repeated_clip(10)), peak(repeated_clip(60))
+    short, long = peak(str(repeated_clip(CLIP, 10))), peak(str(repeated_clip(CLIP, 60)))
     growth = long["peak_mb"] / short["peak_mb"] - 1
     body = f"""
 Lite render of `{CLIP}` repeated to 10 s and 60 s (1280x720, 30 fps), speech `{SPEECH}`.

@@ -26,7 +26,7 @@ import cv2
 import numpy as np
 
 from benchmarks.quality import PAIRS, has_audio, judge
-from benchmarks.report import OUT, ROOT, media, write_section
+from benchmarks.report import OUT, ROOT, media, repeated_clip, write_section
 from benchmarks.speed import transcode
 from openlipsync.engine import mouth_shape as ms
 from openlipsync.engine.exemplars import crop_size
@@ -36,9 +36,7 @@ from openlipsync.engine.render import SPEECH_RATE, render
 from openlipsync.engine.speech import analyse_speech
 from openlipsync.engine.standard import MODES as EXEMPLAR_MODES
 from openlipsync.media.audio import iter_audio
-from openlipsync.media.encode import VideoWriter
 from openlipsync.media.probe import probe_video
-from openlipsync.media.video import read_frames
 
 MODES = ("lite", "standard", "pro")
 SPEED_CLIPS = (("woman_room_landscape.mp4", "speech_en_20s.wav"),
@@ -90,24 +88,6 @@ def speed(repeats: int = 2) -> None:
     write_section("modes-speed", "Speed: lite, standard and pro", body, "python -m benchmarks.modes speed")
 
 
-def _repeated(name: str, seconds: float) -> Path:
-    """The clip played over and over to ``seconds`` (built once, kept in benchmarks/out)."""
-    path = OUT / f"modes_{Path(name).stem}_{int(seconds)}s.mp4"
-    if path.exists():
-        return path
-    src = media(name)
-    info = probe_video(src)
-    offset = 0.0
-    with VideoWriter(path, info.width, info.height, info.fps) as writer:
-        while offset < seconds:
-            for frame in read_frames(src):
-                if offset + frame.time >= seconds:
-                    break
-                writer.write(frame.image, offset + frame.time)
-            offset += info.duration
-    return path
-
-
 def _peak(clip: Path, mode: str) -> dict:
     out = OUT / "modes_memory_out.mp4"
     command = [sys.executable, "-c", _CHILD, str(clip), str(media(MEMORY_SPEECH)), str(out), mode]
@@ -116,7 +96,7 @@ def _peak(clip: Path, mode: str) -> dict:
 
 
 def memory() -> None:
-    short, long = _repeated(MEMORY_CLIP, 10), _repeated(MEMORY_CLIP, 60)
+    short, long = repeated_clip(MEMORY_CLIP, 10), repeated_clip(MEMORY_CLIP, 60)
     info = probe_video(short)
     rows = ["| mode | 10 s: frames | 10 s: peak RSS (MiB) | 60 s: frames | 60 s: peak RSS (MiB) | growth |",
             "|---|---:|---:|---:|---:|---:|"]

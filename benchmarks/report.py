@@ -54,6 +54,33 @@ def write_section(name: str, title: str, body: str, command: str) -> None:
     DOC.write_text(text)
 
 
+def repeated_clip(name: str, seconds: float) -> Path:
+    """The shared clip ``name`` played over and over to ``seconds`` (built once, kept in benchmarks/out).
+
+    Long-clip benchmarks need minutes of real footage; repeating a real clip gives that without
+    shipping any, at the cost of one re-encode outside the measurement.
+    """
+    from openlipsync.media.encode import VideoWriter
+    from openlipsync.media.probe import probe_video
+    from openlipsync.media.video import read_frames
+
+    path = OUT / f"{Path(name).stem}_{int(seconds)}s.mp4"
+    if path.exists():
+        return path
+    OUT.mkdir(parents=True, exist_ok=True)
+    src = media(name)
+    info = probe_video(src)
+    offset = 0.0
+    with VideoWriter(path, info.width, info.height, info.fps) as writer:
+        while offset < seconds:
+            for frame in read_frames(src):
+                if offset + frame.time >= seconds:
+                    break
+                writer.write(frame.image, offset + frame.time)
+            offset += info.duration
+    return path
+
+
 def media(name: str) -> Path:
     path = MEDIA / name
     if not path.is_file():

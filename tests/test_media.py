@@ -13,6 +13,7 @@ from openlipsync.media.audio import iter_audio
 from openlipsync.media.encode import VideoWriter
 from openlipsync.media.errors import MediaError
 from openlipsync.media.probe import probe_audio_duration, probe_video
+from openlipsync.media.quality import psnr
 from openlipsync.media.video import output_fps, read_frames
 from tests import generate
 from tests.conftest import shared_media
@@ -27,11 +28,6 @@ SHARED_CLIPS = {
     "woman_room_landscape.mp4": (1280, 720, "h264", True, 30.0, 9.4),
     "man_kitchen_portrait_hevc.mp4": (1080, 1920, "hevc", True, 25.0, 20.08),
 }
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
-    return float(10 * np.log10(255.0**2 / max(mse, 1e-12)))
 
 
 def raw_times(path: Path) -> list[float]:

@@ -17,9 +17,11 @@ from openlipsync.engine.face_track import track_faces
 from openlipsync.engine.options import RenderOptions
 from openlipsync.engine.render import render
 from openlipsync.media.errors import MediaError
+from openlipsync.media.quality import psnr
 from openlipsync.media.video import read_frames
 from tests import generate
 from tests.conftest import shared_media
+from tests.media_checks import frames
 
 
 def probe(path: Path) -> dict:
@@ -34,16 +36,6 @@ def probe(path: Path) -> dict:
             audio = sum(f.samples for f in container.decode(stream)) / stream.rate
         size = (container.streams.video[0].width, container.streams.video[0].height)
     return {"times": np.array(times), "size": size, "audio_seconds": audio}
-
-
-def frames(path: Path) -> list[np.ndarray]:
-    with av.open(str(path)) as container:
-        return [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
-    return float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)
 
 
 def test_real_clip_gets_new_speech_and_keeps_everything_else(tmp_path):

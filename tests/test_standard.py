@@ -7,7 +7,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import av
 import numpy as np
 import pytest
 
@@ -22,21 +21,13 @@ from openlipsync.engine.standard import MODES, _frame_poses
 from openlipsync.media.audio import iter_audio
 from openlipsync.media.encode import VideoWriter
 from openlipsync.media.probe import probe_video
+from openlipsync.media.quality import psnr
 from openlipsync.media.video import read_frames
 from tests import generate
 from tests.conftest import shared_media
+from tests.media_checks import frames
 
 FACELESS = range(30, 45)  # frames of the gap clip with the face hidden
-
-
-def frames(path: Path) -> list[np.ndarray]:
-    with av.open(str(path)) as container:
-        return [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
-    return float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)
 
 
 def mouth_psnr(a: np.ndarray, b: np.ndarray, points: np.ndarray) -> float:

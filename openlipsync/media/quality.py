@@ -22,12 +22,13 @@ CANDIDATES = (20, 18, 16, 14, 12)
 TARGET_PSNR = 42.0
 
 
-def _psnr(a: np.ndarray, b: np.ndarray) -> float:
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    """Peak signal-to-noise ratio of two uint8 images in dB (99 for identical images)."""
     mse = float(np.mean((a.astype(np.float32) - b.astype(np.float32)) ** 2))
     return 99.0 if mse < 1e-10 else 10.0 * np.log10(255.0**2 / mse)
 
 
-def round_trip_psnr(samples: Sequence[np.ndarray], crf: int, preset: str) -> float:
+def round_trippsnr(samples: Sequence[np.ndarray], crf: int, preset: str) -> float:
     """Worst PSNR of ``samples`` (RGB) after an H.264 encode and decode at ``crf``."""
     height, width = samples[0].shape[:2]
     buffer = io.BytesIO()
@@ -43,7 +44,7 @@ def round_trip_psnr(samples: Sequence[np.ndarray], crf: int, preset: str) -> flo
         decoded = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
     # The reference goes through the same RGB conversion as the output, so only the codec counts.
     reference = [rgb_to_frame(image).to_ndarray(format="rgb24") for image in samples]
-    return min(_psnr(a, b) for a, b in zip(reference, decoded, strict=True))
+    return min(psnr(a, b) for a, b in zip(reference, decoded, strict=True))
 
 
 def choose_crf(samples: Sequence[np.ndarray], preset: str = "veryfast", target: float = TARGET_PSNR) -> int:
@@ -51,6 +52,6 @@ def choose_crf(samples: Sequence[np.ndarray], preset: str = "veryfast", target: 
     if not samples:
         return CANDIDATES[1]
     for crf in CANDIDATES:
-        if round_trip_psnr(samples, crf, preset) >= target:
+        if round_trippsnr(samples, crf, preset) >= target:
             return crf
     return CANDIDATES[-1]
