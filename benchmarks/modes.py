@@ -44,13 +44,15 @@ SPEED_CLIPS = (("woman_room_landscape.mp4", "speech_en_20s.wav"),
 MEMORY_CLIP, MEMORY_SPEECH = "man_selfie_portrait_silent.mp4", "speech_en_33s.mp3"
 SHEET_FRAMES, TILE = 12, 112
 
+# The peak is read from VmHWM, which belongs to the child's own address space: getrusage's
+# ru_maxrss survives fork and exec, so it would report this (large) benchmark process instead.
 _CHILD = """
-import json, resource, sys
+import json, sys
 from openlipsync.engine.options import RenderOptions
 from openlipsync.engine.render import render
 summary = render(sys.argv[1], sys.argv[2], sys.argv[3], RenderOptions(mode=sys.argv[4]))
-print(json.dumps({"frames": summary.frames, "notes": summary.notes,
-                  "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+peak = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:"))
+print(json.dumps({"frames": summary.frames, "notes": summary.notes, "peak_mb": peak / 1024}))
 """
 
 
