@@ -22,6 +22,9 @@ from tests.conftest import shared_media
 from tests.server import balance, lip_sync, upload, wait_for
 
 MAX_ATTEMPTS = 3
+#: A job long enough to be caught mid-render on a fast machine: 4.8 s of the clip at 25 fps.
+LONG_JOB = {"end": 4.8, "max_fps": 25.0}
+LONG_FRAMES = 120
 ENV = {"OPENLIPSYNC_LEASE_S": "4", "OPENLIPSYNC_MAX_ATTEMPTS": str(MAX_ATTEMPTS)}
 
 
@@ -75,7 +78,7 @@ def test_worker_stopped_mid_render_hands_the_job_back(running, db, inputs):
     the queue uncounted and exits at once; the other worker renders it."""
     with running.servers[0].client() as http:
         before = balance(http)
-        created = lip_sync(http, *inputs, end=2.0, max_fps=10.0).json()
+        created = lip_sync(http, *inputs, **LONG_JOB).json()
         leaving, pids = _worker_rendering(running, http, created["id"])
         began = time.monotonic()
         leaving.stop()
@@ -86,8 +89,8 @@ def test_worker_stopped_mid_render_hands_the_job_back(running, db, inputs):
         assert "Warm shutdown" in leaving.log()
 
         project = wait_for(http, created["id"], timeout_s=120)
-        assert project["status"] == "complete" and project["credits_charged"] == 20
-        assert balance(http) == before - 20
+        assert project["status"] == "complete" and project["credits_charged"] == LONG_FRAMES
+        assert balance(http) == before - LONG_FRAMES
     assert _row(db, created["id"]).attempts == 1  # the hand-back does not count as a try
     running.start_worker()
 
@@ -95,7 +98,7 @@ def test_worker_stopped_mid_render_hands_the_job_back(running, db, inputs):
 def test_worker_killed_mid_render_completes_on_the_other(running, db, inputs):
     with running.servers[0].client() as http:
         before = balance(http)
-        created = lip_sync(http, *inputs, end=2.0, max_fps=10.0).json()
+        created = lip_sync(http, *inputs, **LONG_JOB).json()
         victim, pids = _worker_rendering(running, http, created["id"])
         victim.kill()  # SIGKILL: no shutdown code runs, the message stays unacknowledged
         _, alive = psutil.wait_procs([psutil.Process(pid) for pid in pids if psutil.pid_exists(pid)],
@@ -104,8 +107,8 @@ def test_worker_killed_mid_render_completes_on_the_other(running, db, inputs):
 
         project = wait_for(http, created["id"], timeout_s=120)
         assert project["status"] == "complete", project
-        assert project["credits_charged"] == 20  # 2 s at 10 fps, settled once
-        assert balance(http) == before - 20
+        assert project["credits_charged"] == LONG_FRAMES  # settled once
+        assert balance(http) == before - LONG_FRAMES
     # Claimed twice (the killed worker, then the survivor), settled once.
     row = _row(db, created["id"])
     assert row.attempts == 2 and row.lease_until is None

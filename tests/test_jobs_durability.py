@@ -46,8 +46,8 @@ def test_stop_and_kill_mid_render_then_restart(tmp_path):
             video = upload(http, shared_media("woman_indoor.mp4"), "video")
             audio = upload(http, shared_media("speech_en_a.wav"), "audio")
             before = balance(http)
-            first = lip_sync(http, video, audio, start=0.0, end=3.0, max_fps=10.0).json()
-            assert first["credits_charged"] == 90 and balance(http) == before - 90
+            first = lip_sync(http, video, audio, start=0.0, end=8.0, max_fps=25.0).json()
+            assert first["credits_charged"] == 240 and balance(http) == before - 240
 
         # SIGTERM: the server hands the job back to the queue on its way out.
         children = _rendering(server, first["id"])
@@ -69,9 +69,9 @@ def test_stop_and_kill_mid_render_then_restart(tmp_path):
         with server.client() as http:
             project = wait_for(http, first["id"], timeout_s=180)
             assert project["status"] == "complete", project["error"]
-            assert project["credits_charged"] == 30  # 3 s at 10 fps, settled once
-            assert balance(http) == before - 30
-            second = lip_sync(http, video, audio, start=0.0, end=3.0, max_fps=10.0).json()
+            assert project["credits_charged"] == 200  # 8 s at 25 fps, settled once
+            assert balance(http) == before - 200
+            second = lip_sync(http, video, audio, start=0.0, end=8.0, max_fps=25.0).json()
         children = _rendering(server, second["id"])
         server.kill()
         _gone(children)
@@ -82,7 +82,7 @@ def test_stop_and_kill_mid_render_then_restart(tmp_path):
             project = wait_for(http, second["id"], timeout_s=60)
             assert project["status"] == "error" and project["error"]["code"] == "unknown_error"
             assert "stopped" in project["error"]["message"]
-            assert project["credits_charged"] == 0 and balance(http) == before - 30
+            assert project["credits_charged"] == 0 and balance(http) == before - 200
     except BaseException:
         print(server.log())
         raise
