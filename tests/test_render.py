@@ -16,6 +16,7 @@ from openlipsync.engine import mouth_shape as ms
 from openlipsync.engine.face_track import track_faces
 from openlipsync.engine.options import RenderOptions
 from openlipsync.engine.render import render
+from openlipsync.engine.schedule import plan, play
 from openlipsync.media.errors import MediaError
 from openlipsync.media.quality import psnr
 from openlipsync.media.video import read_frames
@@ -194,6 +195,19 @@ def test_audio_longer_than_clip(tmp_path, policy):
         again = source[1] if policy == "loop" else source[7]
         top = slice(0, 200)
         assert psnr(rendered[11][top], again[top]) > 36
+
+
+def test_replayed_frames_are_the_input_however_the_renderer_paints_on_them():
+    """Pingpong replays frames from its cache; the renderer pastes into every frame it gets, so a
+    replay must not carry the mouth painted on the frame's earlier showing."""
+    schedule = plan(np.arange(4) / 10, 0.4, 2.0, "pingpong")
+    inputs = [np.full((2, 2, 3), i, np.uint8) for i in range(4)]
+    shown = 0
+    for index, image in zip(schedule.source, play(schedule, lambda: (i.copy() for i in inputs)), strict=True):
+        assert (image == inputs[index]).all()
+        image[:] = 255
+        shown += 1
+    assert shown == len(schedule.source) > 3 * len(inputs)
 
 
 def test_trim_and_frame_rate_limit(tmp_path):

@@ -62,8 +62,8 @@ def play(schedule: Schedule, read: Callable[[], Iterator[np.ndarray]]) -> Iterat
         cache: np.ndarray | None = None
         reader = read()
         for k, index in enumerate(schedule.source):
-            if k >= n:
-                yield cache[index]
+            if k >= n:  # a copy: the caller paints on the frame it gets, the cache must stay the input
+                yield np.array(cache[index])
                 continue
             image = next(reader)
             if cache is None:

@@ -28,7 +28,7 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
     return 99.0 if mse < 1e-10 else 10.0 * np.log10(255.0**2 / mse)
 
 
-def round_trippsnr(samples: Sequence[np.ndarray], crf: int, preset: str) -> float:
+def round_trip_psnr(samples: Sequence[np.ndarray], crf: int, preset: str) -> float:
     """Worst PSNR of ``samples`` (RGB) after an H.264 encode and decode at ``crf``."""
     height, width = samples[0].shape[:2]
     buffer = io.BytesIO()
@@ -52,6 +52,6 @@ def choose_crf(samples: Sequence[np.ndarray], preset: str = "veryfast", target: 
     if not samples:
         return CANDIDATES[1]
     for crf in CANDIDATES:
-        if round_trippsnr(samples, crf, preset) >= target:
+        if round_trip_psnr(samples, crf, preset) >= target:
             return crf
     return CANDIDATES[-1]
