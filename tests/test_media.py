@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import wave
 from pathlib import Path
 
@@ -354,16 +357,46 @@ def test_writer_round_trip_with_longer_audio_cut(clips: Path, tmp_path: Path) ->
     assert np.corrcoef(source[800:-800], written[800 : len(source) - 800])[0, 1] > 0.9
 
 
-def test_writer_keeps_pixels_when_half_the_width_is_odd(tmp_path: Path) -> None:
-    """woman_flags.mp4 is 590 px wide: chroma rows of 295 px must not be read with a wrong stride."""
-    source = list(read_frames(shared_media("woman_flags.mp4"), 0.0, 0.4))
+@pytest.mark.parametrize("size", [(590, 590), (588, 590), (590, 586), (588, 588)])
+def test_writer_keeps_pixels_and_size_at_any_even_size(tmp_path: Path, size: tuple[int, int]) -> None:
+    """woman_flags.mp4 is 590x590 (half the width odd: chroma rows of 295 px); 588x590 is a height
+    not divisible by 4, like 1080x1350. Every (width, height) must come back as it went in."""
+    width, height = size
+    source = [f.image[:height, :width].copy() for f in read_frames(shared_media("woman_flags.mp4"), 0.0, 0.4)]
     out = tmp_path / "out.mp4"
-    with VideoWriter(out, 590, 590, 25) as writer:
-        for frame in source:
-            writer.write(frame.image, frame.time)
-    back = list(read_frames(out))
-    assert len(back) == len(source)
-    assert min(psnr(a.image, b.image) for a, b in zip(source, back, strict=True)) > 38
+    with VideoWriter(out, width, height, 25) as writer:
+        for k, image in enumerate(source):
+            writer.write(image, k / 25)
+    back = [f.image for f in read_frames(out)]
+    assert len(back) == len(source) and back[0].shape == (height, width, 3)
+    assert min(psnr(a, b) for a, b in zip(source, back, strict=True)) > 38
+
+
+_ENCODE_TWICE = """
+import hashlib, sys, av
+from openlipsync.media.encode import VideoWriter
+from openlipsync.media.video import read_frames
+images = [f.image[:, :590] for f in read_frames(sys.argv[1], 0.0, 1.0)]
+with VideoWriter(sys.argv[2], 590, images[0].shape[0], 25, audio_path=sys.argv[1]) as writer:
+    for k, image in enumerate(images):
+        writer.write(image.copy(), k / 25)
+with av.open(sys.argv[2]) as container:
+    print(hashlib.sha256(b"".join(bytes(p) for p in container.demux(video=0))).hexdigest())
+"""
+
+
+def test_same_frames_encode_to_the_same_bits_whatever_the_heap_held(tmp_path: Path) -> None:
+    """Two processes whose fresh heap memory holds different bytes (glibc's MALLOC_PERTURB_) must
+    write the same video. x264 with B-frames read memory it never wrote and failed this."""
+    digests = set()
+    clip = str(shared_media("woman_room_landscape.mp4"))
+    for fill in ("85", "170"):
+        env = {**os.environ, "MALLOC_PERTURB_": fill}
+        done = subprocess.run([sys.executable, "-c", _ENCODE_TWICE, clip, str(tmp_path / f"out{fill}.mp4")],
+                              env=env, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        digests.add(done.stdout.strip())
+    assert len(digests) == 1, digests
 
 
 def test_writer_pads_shorter_audio_with_silence(clips: Path, tmp_path: Path) -> None:

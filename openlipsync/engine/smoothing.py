@@ -86,7 +86,6 @@ def smooth_run(
     value in ``out``, the second averages into it, so memory maps work and a long run costs no
     memory beyond one frame.
     """
-    raw, out = np.asarray(raw), np.asarray(out)  # plain views: indexing a np.memmap costs far more
     n = len(raw)
     both = OneEuro(params)
     sample = np.empty((2, *raw.shape[1:]))

@@ -39,12 +39,18 @@ def frame_to_rgb(frame: av.VideoFrame, rotation: int) -> np.ndarray:
 def rgb_to_frame(image: np.ndarray) -> av.VideoFrame:
     """A yuv420p VideoFrame for the encoder from an even-sized HxWx3 uint8 RGB image.
 
-    The frame wraps the fresh I420 array instead of copying it (``from_ndarray`` costs 1-3 ms
-    per 720p frame); nothing else holds that array, so the encoder sees it unchanged. Wrapping
-    reads the chroma planes with a wrong stride when half the width is odd (590 px wide: the
-    picture shears), so those sizes are copied.
+    The I420 planes are copied row by row into a frame of FFmpeg's own layout. Wrapping the numpy
+    array instead (``from_numpy_buffer``) assumes a height divisible by 4 (a 1080x1350 picture
+    came out 1348 rows high, then was rescaled by the encoder) and reads the chroma planes with a
+    wrong stride when half the width is odd (590 px wide: the picture shears); ``from_ndarray``
+    copies through an intermediate ``bytes`` object.
     """
-    i420 = cv2.cvtColor(image, cv2.COLOR_RGB2YUV_I420)
-    if image.shape[1] % 4:
-        return av.VideoFrame.from_ndarray(i420, format="yuv420p")
-    return av.VideoFrame.from_numpy_buffer(i420, format="yuv420p")
+    height, width = image.shape[:2]
+    flat = cv2.cvtColor(image, cv2.COLOR_RGB2YUV_I420).reshape(-1)
+    luma, chroma = width * height, (width // 2) * (height // 2)
+    planes = (flat[:luma], flat[luma : luma + chroma], flat[luma + chroma :])
+    frame = av.VideoFrame(width, height, "yuv420p")
+    for plane, data in zip(frame.planes, planes, strict=True):
+        rows = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)
+        rows[:, : plane.width] = data.reshape(plane.height, plane.width)
+    return frame

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 import av
 import numpy as np
 
+from openlipsync.media.encode import x264_options
 from openlipsync.media.pixels import rgb_to_frame
 
 #: Tried from the smallest file up; the last one is used if none reaches the target.
@@ -35,7 +36,7 @@ def round_trip_psnr(samples: Sequence[np.ndarray], crf: int, preset: str) -> flo
     with av.open(buffer, "w", format="mp4") as container:
         stream = container.add_stream("libx264", rate=25)
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        stream.options = {"crf": str(crf), "preset": preset}
+        stream.options = x264_options(crf, preset)
         for image in samples:
             container.mux(stream.encode(rgb_to_frame(image)))
         container.mux(stream.encode(None))

@@ -18,6 +18,7 @@ import numpy as np
 from openlipsync.media.errors import MediaError
 from openlipsync.media.pixels import frame_to_rgb
 from openlipsync.media.probe import VideoInfo, probe_video, rotation_of
+from openlipsync.media.read_ahead import read_ahead
 from openlipsync.media.streams import DECODE_ERRORS, open_input, seconds, video_stream
 
 # Timestamps are exact fractions turned into floats; this absorbs the rounding so that a frame
@@ -58,7 +59,7 @@ def read_frames(
     info = probe_video(path)
     if info.duration and start >= info.duration:
         raise MediaError("invalid_parameters", f"start {start}s is past the clip end ({info.duration:.3f}s)")
-    return _frames(path, info, start, end, max_fps)
+    return read_ahead(_frames(path, info, start, end, max_fps))
 
 
 def _frames(path, info: VideoInfo, start: float, end: float | None, max_fps: float | None) -> Iterator[Frame]:
