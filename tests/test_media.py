@@ -17,6 +17,7 @@ from openlipsync.media.encode import VideoWriter
 from openlipsync.media.errors import MediaError
 from openlipsync.media.probe import probe_audio_duration, probe_video
 from openlipsync.media.quality import psnr
+from openlipsync.media.read_ahead import read_ahead
 from openlipsync.media.video import output_fps, read_frames
 from tests import generate
 from tests.conftest import shared_media
@@ -440,3 +441,27 @@ def test_writer_with_a_broken_audio_source_creates_nothing(tmp_path: Path) -> No
         VideoWriter(tmp_path / "out.mp4", 64, 48, 25, audio_path=bad)
     assert caught.value.code == "invalid_audio_file"
     assert list(tmp_path.iterdir()) == [bad]
+
+
+def test_read_ahead_passes_items_and_errors_and_stops_with_its_consumer() -> None:
+    produced: list[int] = []
+    closed: list[bool] = []
+
+    def items(fail_at: int | None = None):
+        try:
+            for i in range(100):
+                if i == fail_at:
+                    raise MediaError("invalid_video_file", f"broken at {i}")
+                produced.append(i)
+                yield i
+        finally:
+            closed.append(True)
+
+    assert list(read_ahead(items(), depth=3)) == list(range(100))
+    with pytest.raises(MediaError, match="broken at 7"):
+        list(read_ahead(items(fail_at=7), depth=3))
+    produced.clear()
+    reader = read_ahead(items(), depth=3)
+    assert [next(reader) for _ in range(5)] == list(range(5))
+    reader.close()  # the consumer stops early: the producer stops too and closes its source
+    assert len(produced) <= 5 + 3 + 1 and closed == [True, True, True]
