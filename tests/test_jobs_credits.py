@@ -11,6 +11,7 @@ import pytest
 from openlipsync.jobs import credits
 from openlipsync.store.db import Database, upgrade
 from openlipsync.store.models import ApiKey
+from tests import generate
 from tests.conftest import shared_media
 from tests.server import balance, lip_sync, running_server, upload, wait_for
 
@@ -120,3 +121,21 @@ def test_completed_render_settles_to_the_frames_rendered(rendering):
         # 25 fps capped to 10 fps: 10 frames, 1 credit each in lite; the other 20 come back.
         assert project["fps"] == 10.0 and project["credits_charged"] == 10
         assert balance(http) == 90
+
+
+def test_modes_are_charged_at_their_rate_and_a_fallback_is_noted(rendering, tmp_path):
+    """A mouth that never moves gives standard/pro nothing to re-sequence: the job still completes,
+    drawn by lite, and says so in ``notes``; pro costs 2 credits a frame, standard 1."""
+    still = generate.face_video(tmp_path / "still_mouth.mp4", seconds=1.0, fps=10)
+    secret = rendering.create_key(credits=200)
+    with rendering.client(key=secret) as http:
+        video = upload(http, still, "video")
+        audio = upload(http, shared_media("speech_en_a.wav"), "audio")
+        for mode, rate in (("standard", 1), ("pro", 2)):
+            created = lip_sync(http, video, audio, end=1.0, style={"generation_mode": mode}).json()
+            assert created["credits_charged"] == 30 * rate
+            project = wait_for(http, created["id"])
+            assert project["status"] == "complete", project["error"]
+            assert project["generation_mode"] == mode and project["credits_charged"] == 10 * rate
+            assert any("lite" in note for note in project["notes"]), project["notes"]
+        assert balance(http) == 200 - 10 - 20

@@ -96,6 +96,8 @@ class VideoProject(BaseModel):
     progress: float
     #: Ours: the mode asked for (``style.generation_mode``, default lite).
     generation_mode: str
+    #: Ours: the engine's remarks on the render (faceless frames kept, a fallback to lite).
+    notes: list[str]
 
 
 class VideoProjectList(BaseModel):

@@ -5,6 +5,7 @@ Built here rather than in the API layer because webhooks send the same object as
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
@@ -34,7 +35,12 @@ def download_path(project_id: str) -> str:
 
 
 def project_payload(project: Project, links: Links, ttl_s: int) -> dict:
-    """All 16 keys the SDK requires, plus ``progress`` (0..1) and ``generation_mode``."""
+    """All 16 keys the SDK requires, plus ``progress`` (0..1), ``generation_mode`` and ``notes``.
+
+    ``notes`` are the engine's remarks on a finished render in plain words (frames without a
+    face left as they were, standard/pro falling back to lite for shapes the clip never shows):
+    the SDK ignores keys it does not know, so they cost its users nothing.
+    """
     downloads = []
     if project.status == COMPLETE and project.output_key:
         url, expires = links.download(project.id, project.output_key, project.public_base_url, ttl_s)
@@ -61,4 +67,5 @@ def project_payload(project: Project, links: Links, ttl_s: int) -> dict:
         "download": downloads[0] if downloads else None,
         "progress": round(project.progress, 4),
         "generation_mode": project.mode,
+        "notes": json.loads(project.notes) if project.notes else [],
     }

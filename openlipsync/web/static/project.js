@@ -111,6 +111,8 @@ export class ProjectView {
       ["Frame rate", project.status === "complete" ? `${Number(project.fps.toFixed(2))} fps` : "–"],
       ["Created", dateTime(project.created_at)],
     ];
+    // The engine's remarks, e.g. frames without a face left as they were, or a fallback to lite.
+    if (Array.isArray(project.notes) && project.notes.length) rows.push(["Notes", project.notes.join(" · ")]);
     $("project-meta").replaceChildren(
       ...rows.map(([term, value]) => {
         const row = document.createElement("div");
