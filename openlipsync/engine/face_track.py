@@ -235,19 +235,23 @@ class FaceTracker:
         xb, yb = min(x0 + side, self.width), min(y0 + side, self.height)
         if xb - xa < side / 4 or yb - ya < side / 4:
             return None  # the face has (almost) left the frame
-        crop = image[ya:yb, xa:xb]
-        if (xb - xa, yb - ya) != (side, side):
-            crop = cv2.copyMakeBorder(
-                crop, ya - y0, y0 + side - yb, xa - x0, x0 + side - xb, cv2.BORDER_CONSTANT, value=0
-            )
         size = min(max(side, _MIN_CROP), _MAX_CROP)
-        if size != side:
-            # Shrinking big crops here, not inside the mesh (which samples its 192 px input without
-            # antialiasing), cut lip jitter from ~0.36% to ~0.23% of the eye distance on a 613-787 px
-            # crop. INTER_AREA antialiases best but costs ~3 ms; bilinear aliases little below 2x.
-            interpolation = cv2.INTER_AREA if side > 2 * size else cv2.INTER_LINEAR
-            crop = cv2.resize(crop, (size, size), interpolation=interpolation)
-        result = self._mesh.process(np.ascontiguousarray(crop))
+        # Shrinking big crops here, not inside the mesh (which samples its 192 px input without
+        # antialiasing), cut lip jitter from ~0.36% to ~0.23% of the eye distance on a 613-787 px
+        # crop. INTER_AREA antialiases best but costs ~3 ms; bilinear aliases little below 2x.
+        if side > 2 * size:
+            crop = cv2.copyMakeBorder(image[ya:yb, xa:xb], ya - y0, y0 + side - yb, xa - x0, x0 + side - xb,
+                                      cv2.BORDER_CONSTANT, value=0)
+            crop = cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA)
+        else:
+            # Cut, pad with black where the box leaves the frame, and scale in one pass over the
+            # output pixels only (a padded copy then a resize cost 1.5 ms per 720p frame). The map
+            # is resize's: output pixel centres onto input pixel centres.
+            k = side / size
+            to_image = np.array([[k, 0.0, x0 + k / 2 - 0.5], [0.0, k, y0 + k / 2 - 0.5]])
+            crop = cv2.warpAffine(image, to_image, (size, size), borderMode=cv2.BORDER_CONSTANT,
+                                  flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP)
+        result = self._mesh.process(crop)
         if not result.multi_face_landmarks:
             return None
         norm = _landmarks_xyz(result.multi_face_landmarks[0])

