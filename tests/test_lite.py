@@ -110,3 +110,38 @@ def test_open_target_shows_a_dark_mouth_where_closed_shows_lips(face):
     cavity = luma(0.3, lambda p: 0.3 * p[ms.UPPER_MID] + 0.7 * p[ms.LOWER_MID])  # below the upper teeth
     lower_lip = luma(0.0, lambda p: 0.5 * p[ms.LOWER_MID] + 0.5 * p[17])
     assert cavity < 0.6 * lower_lip, (cavity, lower_lip)
+
+
+@pytest.fixture(scope="module")
+def teeth() -> list[tuple[np.ndarray, np.ndarray]]:
+    """Frames 1-4 of woman_indoor.mp4: mouth open 9-18% of the eye distance, upper teeth showing."""
+    import mediapipe as mp
+
+    found = []
+    with av.open(str(shared_media("woman_indoor.mp4"))) as container, mp.solutions.face_mesh.FaceMesh(
+        max_num_faces=1
+    ) as mesh:
+        for i, frame in enumerate(container.decode(video=0)):
+            if i == 5:
+                break
+            image = frame.to_ndarray(format="rgb24")
+            h, w = image.shape[:2]
+            landmarks = mesh.process(image).multi_face_landmarks[0].landmark
+            if i >= 1:
+                found.append((image, np.array([[p.x * w, p.y * h] for p in landmarks], np.float32)))
+    return found
+
+
+def test_a_closed_mouth_shows_no_teeth_between_the_lips(teeth):
+    """Closing a mouth that shows teeth must not leave them as a pale line where the lips meet."""
+    for image, points in teeth:
+        assert ms.inner_gap(points) > 0.08
+        out = image.copy()
+        paste(out, *render_mouth(out, points, MouthPose(gap=0.0, width=0.0)))
+        target = ms.retarget(points, 0.0, 0.0)
+        upper, lower = target[list(ms.INNER_UPPER)], target[list(ms.INNER_LOWER)]
+        seam = ((upper + lower) / 2)[3:8]  # the middle of the lip line
+        lip = ((target[list(ms.OUTER_LOWER)] + lower) / 2)[3:8]  # the lower lip's body below it
+        luma = out.astype(np.float32).mean(axis=2)
+        at = [luma[int(round(y)), int(round(x))] for x, y in np.vstack([seam, lip])]
+        assert max(at[:5]) < np.mean(at[5:]), f"seam {np.round(at[:5])}, lip {np.round(at[5:])}"

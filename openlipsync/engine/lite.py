@@ -25,6 +25,8 @@ _CHEEKS = (205, 425)
 _PIN_MARGIN = 0.35
 #: The blend mask: the moved landmarks' hull grown by _GROW, then feathered by a Gaussian of _SOFT.
 _GROW, _SOFT = 0.08, 0.05
+#: Share of each lip's thickness the new lip line is sampled inside the lip when a mouth closes fully.
+_SEAM_INSET = 0.3
 
 
 @dataclass(frozen=True)
@@ -143,6 +145,22 @@ def _split_mask(target: np.ndarray, frame: ms.HeadFrame, box, shape: tuple[int, 
     return _filled(shape, frame.to_image(above) - (x0, y0))
 
 
+def _inset_lips(points: np.ndarray, amount: float) -> np.ndarray:
+    """The frame's points with the inner lip edges moved ``amount`` of the way into each lip.
+
+    A mouth that closes takes its new lip line from there rather than from the tracked edge, where
+    the bilinear taps and a pixel of tracking error pick up teeth or cavity: they showed as a pale
+    or dark line between closed lips, which a landmark model also reads as a parted mouth.
+    """
+    if amount <= 0:
+        return points
+    out = points.copy()
+    for inner, outer in ((ms.INNER_UPPER, ms.OUTER_UPPER), (ms.INNER_LOWER, ms.OUTER_LOWER)):
+        edge, rim = list(inner[1:-1]), list(outer[1:-1])  # the corners stay where the lips meet
+        out[edge] += amount * (points[rim] - points[edge])
+    return out
+
+
 def render_mouth(image: np.ndarray, points: np.ndarray, pose: MouthPose, lips: np.ndarray | None = None):
     """The warped lower face for one frame: (patch, box, alpha) for the compositor.
 
@@ -156,11 +174,13 @@ def render_mouth(image: np.ndarray, points: np.ndarray, pose: MouthPose, lips: n
     target = ms.retarget(points, pose.gap, pose.width, source_gap, lips)
     ring, box = _region(points, target, frame, image.shape)
     pinned = np.vstack([points[list(ms.FIXED)], ring])
+    closing = float(np.clip((source_gap - pose.gap) / max(source_gap, 1e-6), 0.0, 1.0))
+    sources = _inset_lips(points, _SEAM_INSET * closing)
     fields = []
     for side in (ms.UPPER_SIDE, ms.LOWER_SIDE):
         idx = list(side)
         dst = np.vstack([target[idx], pinned]).astype(np.float64)
-        src = np.vstack([points[idx], pinned]).astype(np.float64)
+        src = np.vstack([sources[idx], pinned]).astype(np.float64)
         fields.append(displacement(dst, src, box))
     x0, y0, x1, y1 = box
     upper = _split_mask(target, frame, box, (y1 - y0, x1 - x0))[..., None]
