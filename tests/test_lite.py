@@ -10,8 +10,12 @@ import pytest
 
 from openlipsync.engine import mouth_shape as ms
 from openlipsync.engine.composite import paste
-from openlipsync.engine.lite import MouthPose, render_mouth
+from openlipsync.engine.face_track import LandmarkTrack
+from openlipsync.engine.lite import LiteRenderer, MouthPose, render_mouth
+from openlipsync.engine.speech import analyse_speech
 from openlipsync.engine.warp import displacement
+from openlipsync.media.audio import iter_audio
+from tests import generate
 from tests.conftest import shared_media
 
 os.environ.setdefault("GLOG_minloglevel", "2")
@@ -145,3 +149,24 @@ def test_a_closed_mouth_shows_no_teeth_between_the_lips(teeth):
         luma = out.astype(np.float32).mean(axis=2)
         at = [luma[int(round(y)), int(round(x))] for x, y in np.vstack([seam, lip])]
         assert max(at[:5]) < np.mean(at[5:]), f"seam {np.round(at[:5])}, lip {np.round(at[5:])}"
+
+
+def test_a_closed_mouth_that_stays_closed_is_left_untouched(face, tmp_path):
+    """woman_flags' closest-lipped frame, held for 2 s. Over silence no frame needs re-rendering (a
+    warp would only soften the lips); over speech the frames around each opening are, fading in."""
+    image, points = face
+    assert ms.inner_gap(points) < 0.04
+    count = 30
+    track = LandmarkTrack(points=np.repeat(points[None], count, axis=0), ok=np.ones(count, bool),
+                          width=image.shape[1], height=image.shape[0])
+    times = np.arange(count) / 15
+    quiet, loud = generate.silence_wav(tmp_path / "quiet.wav", 2.0), tmp_path / "loud.wav"
+    generate.speech_wav(loud, "Papa saw a large yacht.")
+    for audio, still in ((quiet, True), (loud, False)):
+        renderer = LiteRenderer(track, analyse_speech(iter_audio(audio, rate=16000), 16000, times))
+        drawn = [renderer.render(image, points, k) for k in range(count)]
+        if still:
+            assert all(d is None for d in drawn)
+        else:
+            assert sum(d is not None for d in drawn) > 10
+            assert ((renderer.amount > 0.01) & (renderer.amount < 0.99)).any(), "no fade into the warp"

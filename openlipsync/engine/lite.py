@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+from scipy.ndimage import gaussian_filter1d, maximum_filter1d
 
 from openlipsync.engine import mouth_shape as ms
 from openlipsync.engine.face_track import LandmarkTrack
@@ -27,6 +28,11 @@ _PIN_MARGIN = 0.35
 _GROW, _SOFT = 0.08, 0.05
 #: Share of each lip's thickness the new lip line is sampled inside the lip when a mouth closes fully.
 _SEAM_INSET = 0.3
+#: A source mouth open less than this (inter-ocular units) is closed: a closed target leaves it be.
+_CLOSED_GAP = 0.04
+#: Frames over which the warp fades in and out around frames left untouched; below _UNTOUCHED it is off.
+_RAMP_FRAMES = 2
+_UNTOUCHED = 0.01
 
 
 @dataclass(frozen=True)
@@ -48,10 +54,36 @@ class LiteRenderer:
         #: Input frame shown by each output frame (loops repeat the clip).
         self.source = np.arange(len(self.poses)) if source is None else source
         self.rest = ms.rest_lips(track.points, track.ok)
+        self.amount = _amounts(track, self.source, gaps, targets.width)
         self.notes: list[str] = []
 
     def render(self, image: np.ndarray, points: np.ndarray, k: int):
-        return render_mouth(image, points, self.poses[k], self.rest.at(int(self.source[k])))
+        """(patch, box, alpha) for composite.paste, or None where the frame is right as it is."""
+        if self.amount[k] < _UNTOUCHED:
+            return None
+        return render_mouth(image, points, self.poses[k], self.rest.at(int(self.source[k])),
+                            float(self.amount[k]))
+
+
+def _amounts(track: LandmarkTrack, source: np.ndarray, gaps: np.ndarray, widths: np.ndarray) -> np.ndarray:
+    """How far each output frame's mouth moves towards its target: 0 leaves the frame untouched.
+
+    A frame whose target is a closed mouth at rest, on a source whose lips are already closed,
+    needs nothing: warping it would only resample (soften) the lips and add the tracker's wobble
+    to a mouth that should be still. Such frames keep the input's pixels. The amount ramps over a
+    few frames into and out of them, so the lips do not jump between their own closed shape and
+    the speaker's rest shape.
+    """
+    points = track.points[source]
+    ok = track.ok[source]
+    source_gap = np.full(len(source), np.inf)
+    for k in np.flatnonzero(ok):
+        source_gap[k] = ms.inner_gap(points[k])
+    needed = ((gaps > 0) | (widths != 0) | (source_gap > _CLOSED_GAP)).astype(np.float64)
+    if not len(needed):
+        return needed
+    ramp = gaussian_filter1d(maximum_filter1d(needed, 2 * _RAMP_FRAMES + 1), _RAMP_FRAMES / 2)
+    return np.maximum(ramp, needed)
 
 
 def _filled(shape: tuple[int, int], polygon: np.ndarray) -> np.ndarray:
@@ -161,10 +193,12 @@ def _inset_lips(points: np.ndarray, amount: float) -> np.ndarray:
     return out
 
 
-def render_mouth(image: np.ndarray, points: np.ndarray, pose: MouthPose, lips: np.ndarray | None = None):
+def render_mouth(image: np.ndarray, points: np.ndarray, pose: MouthPose, lips: np.ndarray | None = None,
+                 amount: float = 1.0):
     """The warped lower face for one frame: (patch, box, alpha) for the compositor.
 
     ``lips``: the speaker's rest lips for this frame (see mouth_shape.RestLips); default its own.
+    ``amount``: how far the landmarks move from where they are to the target (1: all the way).
 
     ``patch`` is float32 RGB covering ``box``; ``alpha`` says how much of it replaces the input,
     zero at the box edges, so pixels outside the lower face are the input's own.
@@ -172,9 +206,11 @@ def render_mouth(image: np.ndarray, points: np.ndarray, pose: MouthPose, lips: n
     frame = ms.HeadFrame.from_points(points)
     source_gap = ms.inner_gap(points, frame)
     target = ms.retarget(points, pose.gap, pose.width, source_gap, lips)
+    if amount < 1.0:
+        target = points + amount * (target - points)
     ring, box = _region(points, target, frame, image.shape)
     pinned = np.vstack([points[list(ms.FIXED)], ring])
-    closing = float(np.clip((source_gap - pose.gap) / max(source_gap, 1e-6), 0.0, 1.0))
+    closing = amount * float(np.clip((source_gap - pose.gap) / max(source_gap, 1e-6), 0.0, 1.0))
     sources = _inset_lips(points, _SEAM_INSET * closing)
     fields = []
     for side in (ms.UPPER_SIDE, ms.LOWER_SIDE):

@@ -59,8 +59,9 @@ def _mouth_renderer(options: RenderOptions, track: LandmarkTrack, targets: Mouth
                     source: np.ndarray):
     """The renderer for the requested mode: an object with ``render(image, points, k)`` and ``notes``.
 
-    ``render`` returns (patch, box, alpha) for composite.paste. ``clip`` says what the tracking
-    pass covered and ``source`` which input frame each output frame shows.
+    ``render`` returns (patch, box, alpha) for composite.paste, or None to keep the frame as it
+    is. ``clip`` says what the tracking pass covered and ``source`` which input frame each output
+    frame shows.
     """
     if options.mode == "lite":
         return LiteRenderer(track, targets, source)
@@ -130,7 +131,9 @@ def render(
         for k, (index, image) in enumerate(zip(schedule.source, images, strict=False)):
             if track.ok[index]:
                 try:
-                    paste(image, *renderer.render(image, track.points[index], k))
+                    drawn = renderer.render(image, track.points[index], k)
+                    if drawn is not None:
+                        paste(image, *drawn)
                     with_face += 1
                 except FRAME_ERRORS:
                     log.warning("output frame %d kept as decoded: its face could not be re-rendered", k,
