@@ -170,3 +170,23 @@ def test_a_closed_mouth_that_stays_closed_is_left_untouched(face, tmp_path):
         else:
             assert sum(d is not None for d in drawn) > 10
             assert ((renderer.amount > 0.01) & (renderer.amount < 0.99)).any(), "no fade into the warp"
+
+
+def _luma_at(luma: np.ndarray, where: np.ndarray) -> float:
+    x, y = np.round(where).astype(int)
+    return float(luma[y - 1 : y + 2, x - 2 : x + 3].mean())
+
+
+def test_opening_wider_keeps_the_teeth_on_their_jaws(teeth):
+    """A mouth that shows teeth, opened wider: the upper teeth stay under the upper lip and a dark
+    cavity opens in the middle, rather than the teeth stretching (grey) across the new gap."""
+    for image, points in teeth:
+        source_gap = ms.inner_gap(points)
+        out = image.copy()
+        paste(out, *render_mouth(out, points, MouthPose(gap=0.4, width=0.0)))
+        target = ms.retarget(points, 0.4, 0.0)
+        frame = ms.HeadFrame.from_points(target)
+        luma = out.astype(np.float32).mean(axis=2)
+        upper_teeth = _luma_at(luma, target[ms.UPPER_MID] + frame.axes[1] * source_gap / 4 * frame.scale)
+        centre = _luma_at(luma, (target[ms.UPPER_MID] + target[ms.LOWER_MID]) / 2)
+        assert upper_teeth > 150 and centre < 35, (upper_teeth, centre)

@@ -115,9 +115,22 @@ def _region(points: np.ndarray, target: np.ndarray, frame: ms.HeadFrame, shape: 
 
 
 def _cavity(patch: np.ndarray, target: np.ndarray, box, frame: ms.HeadFrame, gap: float,
-            strength: float, light: float) -> None:
-    """Paint the inner mouth into ``patch`` (in place) inside the target's inner-lip contour."""
-    contour = np.vstack([target[list(ms.INNER_UPPER)], target[list(ms.INNER_LOWER)][::-1]])
+            source_gap: float, light: float) -> None:
+    """Paint the inner mouth into ``patch`` (in place) where the target opens past the source.
+
+    The teeth are fixed to the jaws, so a mouth that opens wider keeps what the source showed
+    next to each lip (its upper teeth under the upper lip, its lower teeth over the lower one;
+    each half-lip spline carries them along) and opens a new cavity between the two. Only that
+    middle band is painted; stretching or fading the source's teeth across it looked smeared.
+    A source that showed no opening gets the whole inside painted, upper teeth included.
+    """
+    upper, lower = (frame.to_canonical(target[list(side)]) for side in (ms.INNER_UPPER, ms.INNER_LOWER))
+    left, right = upper[0, 0], upper[-1, 0]
+    kept = source_gap / 2  # what each lip brings along from the source, at the mouth's centre
+    top = upper + np.c_[np.zeros(len(upper)), kept * ms.lip_profile(upper[:, 0], left, right)]
+    bottom = lower - np.c_[np.zeros(len(lower)), kept * ms.lip_profile(lower[:, 0], left, right)]
+    bottom[:, 1] = np.maximum(bottom[:, 1], top[:, 1])
+    contour = frame.to_image(np.vstack([top, bottom[::-1]]))
     blur = max(frame.scale * 0.012, 0.6)
     pad = int(np.ceil(frame.scale * 0.05 * 3)) + 2
     # Work only on the mouth's own box inside the patch: the cavity is a small part of the face.
@@ -130,14 +143,14 @@ def _cavity(patch: np.ndarray, target: np.ndarray, box, frame: ms.HeadFrame, gap
     offset = (box[0] + mx0, box[1] + my0)
     mask = _filled((h, w), contour - offset)
 
-    # Teeth: a band under the upper lip over the middle of the mouth, as deep as the gap allows.
-    canon_upper = frame.to_canonical(target[list(ms.INNER_UPPER)])
-    depth = min(0.42 * gap, 0.07)
-    mid = canon_upper[:, 0].mean()
-    half = (canon_upper[:, 0].max() - canon_upper[:, 0].min()) / 2
-    upper = canon_upper[np.abs(canon_upper[:, 0] - mid) <= 0.72 * half]
-    band_px = frame.to_image(np.vstack([upper, (upper + (0, depth))[::-1]])) - offset
-    teeth = _filled((h, w), band_px)
+    # Teeth: a band under the upper lip over the middle of the mouth, as deep as the gap allows,
+    # less what the source already shows there.
+    depth = min(0.42 * gap, 0.07) - kept
+    mid, half = (left + right) / 2, (right - left) / 2
+    edge = top[np.abs(top[:, 0] - mid) <= 0.72 * half]
+    teeth = np.zeros((h, w), np.float32)
+    if depth > 0.005 and len(edge) > 1:
+        teeth = _filled((h, w), frame.to_image(np.vstack([edge, (edge + (0, depth))[::-1]])) - offset)
 
     mask = cv2.GaussianBlur(mask, (0, 0), blur)
     teeth = cv2.GaussianBlur(teeth, (0, 0), blur) * mask * 0.85
@@ -146,8 +159,7 @@ def _cavity(patch: np.ndarray, target: np.ndarray, box, frame: ms.HeadFrame, gap
     shade = 1.0 - 0.45 * np.clip(inner * 1.4, 0.0, 1.0)
     synth = (_CAVITY_RGB * light).astype(np.float32) * shade[..., None]
     synth += teeth[..., None] * (_TEETH_RGB * light - synth)
-    alpha = (mask * strength)[..., None]
-    sub += alpha * (synth - sub)
+    sub += mask[..., None] * (synth - sub)
 
 
 def _lightness(image: np.ndarray, points: np.ndarray) -> float:
@@ -223,8 +235,7 @@ def render_mouth(image: np.ndarray, points: np.ndarray, pose: MouthPose, lips: n
     patch = remap(image, fields[1] + upper * (fields[0] - fields[1]), box)
 
     if pose.gap > source_gap + 0.005:
-        strength = float(np.clip((pose.gap - source_gap) / max(pose.gap, 1e-6), 0.0, 1.0))
-        _cavity(patch, target, box, frame, pose.gap, strength, _lightness(image, points))
+        _cavity(patch, target, box, frame, pose.gap, source_gap, _lightness(image, points))
 
     moving = list(ms.MOVING)
     alpha = np.zeros((y1 - y0, x1 - x0), np.float32)
