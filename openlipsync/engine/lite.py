@@ -21,6 +21,10 @@ from openlipsync.engine.warp import displacement, remap
 
 _CAVITY_RGB = np.array([62.0, 24.0, 28.0])
 _TEETH_RGB = np.array([226.0, 218.0, 204.0])
+#: Where painted upper teeth meet, from the mouth's centre line (inter-ocular units: a central
+#: incisor is ~8.5 mm wide, a lateral ~6.5 mm, against ~63 mm between the eyes), and how sharp.
+_TOOTH_EDGES = (0.0, 0.135, 0.24)
+_TOOTH_SEAM = 0.009
 _CHEEKS = (205, 425)
 #: How far outside the jaw the warp is pinned to zero (inter-ocular units).
 _PIN_MARGIN = 0.35
@@ -158,8 +162,24 @@ def _cavity(patch: np.ndarray, target: np.ndarray, box, frame: ms.HeadFrame, gap
     inner = cv2.GaussianBlur(mask, (0, 0), max(frame.scale * 0.05, 1.0))
     shade = 1.0 - 0.45 * np.clip(inner * 1.4, 0.0, 1.0)
     synth = (_CAVITY_RGB * light).astype(np.float32) * shade[..., None]
-    synth += teeth[..., None] * (_TEETH_RGB * light - synth)
+    if teeth.any():
+        tooth = _TEETH_RGB * light * _tooth_shading(frame, edge, depth, offset, (h, w))[..., None]
+        synth += teeth[..., None] * (tooth.astype(np.float32) - synth)
     sub += mask[..., None] * (synth - sub)
+
+
+def _tooth_shading(frame: ms.HeadFrame, edge: np.ndarray, depth: float, offset, shape: tuple[int, int]):
+    """Brightness (h, w) of painted upper teeth: the upper lip's shadow, then lit enamel, and the
+    darker lines between the incisors and canines, so the band reads as teeth and not a stripe."""
+    h, w = shape
+    ys, xs = np.mgrid[0:h, 0:w]
+    canon = frame.to_canonical(np.stack([xs + offset[0], ys + offset[1]], -1).reshape(-1, 2)).reshape(h, w, 2)
+    order = np.argsort(edge[:, 0])
+    down = np.clip((canon[..., 1] - np.interp(canon[..., 0], edge[order, 0], edge[order, 1])) / depth, 0, 1)
+    lit = 0.72 + 0.28 * np.clip(down / 0.3, 0.0, 1.0) - 0.1 * down
+    across = np.abs(canon[..., 0] - edge[:, 0].mean())
+    seams = sum(np.exp(-(((across - at) / _TOOTH_SEAM) ** 2)) for at in _TOOTH_EDGES)
+    return lit * (1.0 - 0.3 * np.clip(seams, 0.0, 1.0))
 
 
 def _lightness(image: np.ndarray, points: np.ndarray) -> float:
