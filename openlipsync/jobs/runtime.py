@@ -1,15 +1,20 @@
-"""Everything one server or worker process needs, wired once: database, blobs, links, queue, loops."""
+"""Everything one server or worker process needs, wired once: database, blobs, links, queue, loops.
+
+The loops run in every API and worker process alike, so a cluster keeps sweeping with any one
+of them up: stale jobs back to the queue, webhooks delivered.
+"""
 
 from __future__ import annotations
 
-import logging
 import threading
+from collections.abc import Callable
 
 from sqlalchemy.orm import Session
 
 from openlipsync.core.config import Settings
 from openlipsync.jobs import lifecycle
 from openlipsync.jobs.links import Links
+from openlipsync.jobs.loops import repeat
 from openlipsync.jobs.queue import make_queue
 from openlipsync.jobs.runner import ProjectRunner
 from openlipsync.jobs.signing import Signer, load_secret
@@ -17,8 +22,6 @@ from openlipsync.jobs.webhooks import WebhookDispatcher, record_event
 from openlipsync.store.blobs import open_blob_store
 from openlipsync.store.db import Database, upgrade
 from openlipsync.store.models import Project
-
-log = logging.getLogger(__name__)
 
 
 class Runtime:
@@ -41,19 +44,24 @@ class Runtime:
         for project_id in lifecycle.recover(self.db, self.settings.max_attempts, self.emit):
             self.queue.submit(project_id)
 
-    def _reap(self) -> None:
-        interval = min(self.settings.lease_s / 2, 10.0)
-        while not self._stop.wait(interval):
-            try:
-                self.recover()
-            except Exception:
-                log.exception("recovering stale jobs failed")
+    def _recover_step(self) -> bool:
+        self.recover()
+        return False
+
+    def _loops(self) -> list[tuple[str, Callable[[], None]]]:
+        """The background loops, (thread name, body); each logs a database outage once."""
+        settings, stop = self.settings, self._stop
+        dispatcher = WebhookDispatcher(self.db, settings)
+        return [
+            ("reaper", lambda: repeat(stop, self._recover_step, min(settings.lease_s / 2, 10.0),
+                                      "recovering stale jobs")),
+            ("webhooks", lambda: dispatcher.run(stop)),
+        ]
 
     def start(self) -> None:
         self.recover()
         self.queue.start()
-        dispatcher = WebhookDispatcher(self.db, self.settings)
-        for name, target in (("reaper", self._reap), ("webhooks", lambda: dispatcher.run(self._stop))):
+        for name, target in self._loops():
             thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
             self._threads.append(thread)

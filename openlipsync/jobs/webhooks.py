@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import logging
 import secrets
 import threading
 import time
@@ -23,11 +22,10 @@ from sqlalchemy.orm import Session
 from openlipsync.core.config import Settings
 from openlipsync.jobs.errors import InvalidRequest, NotFound
 from openlipsync.jobs.links import Links
+from openlipsync.jobs.loops import repeat
 from openlipsync.jobs.views import project_payload
 from openlipsync.store.db import Database
 from openlipsync.store.models import Project, Webhook, WebhookDelivery, now
-
-log = logging.getLogger(__name__)
 
 STARTED, COMPLETED, ERRORED = "video.started", "video.completed", "video.errored"
 
@@ -154,11 +152,8 @@ class WebhookDispatcher:
         return len(claimed)
 
     def run(self, stop: threading.Event) -> None:
-        while not stop.is_set():
-            try:
-                if self.run_once():
-                    continue
-            except Exception:  # a database hiccup must not end deliveries for good
-                log.exception("webhook dispatch failed")
-            stop.wait(self.POLL_S)
-        self._client.close()
+        """Deliver until ``stop`` is set; a database outage is logged once and waited out."""
+        try:
+            repeat(stop, lambda: self.run_once() > 0, self.POLL_S, "webhook delivery")
+        finally:
+            self._client.close()
