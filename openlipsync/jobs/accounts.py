@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from openlipsync.jobs import credits
 from openlipsync.jobs.errors import InsufficientCredits, NotFound
-from openlipsync.store.db import Database
+from openlipsync.store.db import FIRST_KEY_LOCK, Database
 from openlipsync.store.models import ApiKey, now
 
 SECRET_PREFIX = "olk_"
@@ -21,21 +21,34 @@ def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def create_key(db: Database, name: str, initial_credits: int) -> tuple[ApiKey, str]:
-    """A new key and its secret; the secret cannot be recovered later."""
+def _new_key(name: str, initial_credits: int) -> tuple[ApiKey, str]:
+    """An unsaved key row and its secret."""
     secret = SECRET_PREFIX + secrets.token_urlsafe(32)
     key = ApiKey(name=name, key_hash=hash_secret(secret), prefix=secret[:12], credits=initial_credits)
+    return key, secret
+
+
+def create_key(db: Database, name: str, initial_credits: int) -> tuple[ApiKey, str]:
+    """A new key and its secret; the secret cannot be recovered later."""
+    key, secret = _new_key(name, initial_credits)
     with db.session() as session:
         session.add(key)
     return key, secret
 
 
 def ensure_first_key(db: Database, initial_credits: int) -> str | None:
-    """On a fresh installation, create the first key and return its secret (else None)."""
+    """On a fresh installation, create the first key and return its secret (else None).
+
+    The check and the insert are one serialized transaction: API processes of a cluster that
+    start together on an empty database make one key between them, not one each.
+    """
     with db.session() as session:
+        db.serialize(session, FIRST_KEY_LOCK)
         if session.scalar(select(func.count()).select_from(ApiKey)):
             return None
-    return create_key(db, "admin", initial_credits)[1]
+        key, secret = _new_key("admin", initial_credits)
+        session.add(key)
+    return secret
 
 
 def authenticate(session: Session, secret: str) -> ApiKey | None:

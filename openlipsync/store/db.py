@@ -6,12 +6,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 #: PostgreSQL advisory lock key held while migrating ("olsm").
 MIGRATION_LOCK = 0x6F6C736D
+#: PostgreSQL advisory lock key held while creating the first API key ("olfk").
+FIRST_KEY_LOCK = 0x6F6C666B
 
 
 def _is_sqlite(url: str) -> bool:
@@ -62,6 +64,13 @@ class Database:
         """One transaction: committed when the block ends, rolled back if it raises."""
         with self._sessions.begin() as session:
             yield session
+
+    def serialize(self, session: Session, lock: int) -> None:
+        """Make the session's transaction the only one holding ``lock`` until it ends, for a
+        check-then-insert that two processes must not both pass. PostgreSQL: an advisory lock;
+        SQLite transactions are serialized already (``BEGIN IMMEDIATE``)."""
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(text("SELECT pg_advisory_xact_lock(:lock)"), {"lock": lock})
 
     def dispose(self) -> None:
         self.engine.dispose()
