@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     #: Credits of the key created on first start.
     first_key_credits: int = Field(default=100_000, ge=0)
     upload_url_ttl_s: int = Field(default=3600, ge=1)
+    #: Uploaded inputs are deleted this long after their upload URL was handed out (Magic Hour
+    #: keeps them 7 days); not while that URL still works or a queued or rendering job needs them.
+    upload_retention_s: float = Field(default=7 * 86_400.0, gt=0)
     download_url_ttl_s: int = Field(default=86_400, ge=1)
     max_upload_bytes: int = Field(default=2 * 1024**3, ge=1)
     #: Largest JSON request body.

@@ -38,14 +38,16 @@ def is_url(value: str) -> bool:
 
 
 def _check_input(session: Session, key_id: str, value: str, field: str) -> None:
-    """An input is an http(s) URL or a file this key uploaded; anything else does not exist."""
+    """An input is an http(s) URL or a file this key uploaded and still has; anything else,
+    expired uploads included (``retention.py`` deletes their rows), does not exist."""
     if is_url(value):
         return
     upload = session.get(Upload, value) if value.startswith("api-assets/") else None
     if upload is None or upload.key_id != key_id or upload.uploaded_at is None:
         raise InvalidRequest(
             f"file path '{value}' does not exist. Please make sure that the value matches the "
-            f"'file_path' returned by POST /v1/files/upload-urls (after the file was uploaded), "
+            f"'file_path' returned by POST /v1/files/upload-urls (after the file was uploaded; uploads "
+            f"are deleted after the retention period), "
             f"or is an http(s) URL ({field})"
         )
 

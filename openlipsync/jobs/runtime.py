@@ -1,7 +1,7 @@
 """Everything one server or worker process needs, wired once: database, blobs, links, queue, loops.
 
 The loops run in every API and worker process alike, so a cluster keeps sweeping with any one
-of them up: stale jobs back to the queue, webhooks delivered.
+of them up: stale jobs back to the queue, expired uploads deleted, webhooks delivered.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from collections.abc import Callable
 from sqlalchemy.orm import Session
 
 from openlipsync.core.config import Settings
-from openlipsync.jobs import lifecycle
+from openlipsync.jobs import lifecycle, retention
 from openlipsync.jobs.links import Links
 from openlipsync.jobs.loops import repeat
 from openlipsync.jobs.queue import make_queue
@@ -48,6 +48,11 @@ class Runtime:
         self.recover()
         return False
 
+    def _purge_step(self) -> bool:
+        """One batch of expired uploads; True while full batches keep coming."""
+        purged = retention.purge_expired_uploads(self.db, self.blobs, self.settings.upload_retention_s)
+        return purged == retention.BATCH
+
     def _loops(self) -> list[tuple[str, Callable[[], None]]]:
         """The background loops, (thread name, body); each logs a database outage once."""
         settings, stop = self.settings, self._stop
@@ -55,6 +60,9 @@ class Runtime:
         return [
             ("reaper", lambda: repeat(stop, self._recover_step, min(settings.lease_s / 2, 10.0),
                                       "recovering stale jobs")),
+            ("upload-purge", lambda: repeat(stop, self._purge_step,
+                                            retention.sweep_interval_s(settings.upload_retention_s),
+                                            "deleting expired uploads")),
             ("webhooks", lambda: dispatcher.run(stop)),
         ]
 

@@ -7,6 +7,7 @@ Keys are validated here, at the bottom, so no caller can reach outside the store
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -157,10 +158,12 @@ class LocalBlobStore(BlobStore):
     def delete(self, key: str) -> None:
         path = self._path(key)
         path.unlink(missing_ok=True)
-        # Drop the emptied per-asset folder; keep the root.
+        # Drop the emptied per-asset folder; keep the root. Another process deleting the same
+        # blob may have removed the folder meanwhile.
         parent = path.parent
-        if parent != self.root and parent.is_dir() and not any(parent.iterdir()):
-            shutil.rmtree(parent, ignore_errors=True)
+        with contextlib.suppress(FileNotFoundError):
+            if parent != self.root and not any(parent.iterdir()):
+                shutil.rmtree(parent, ignore_errors=True)
 
 
 def open_blob_store(url: str, settings: Settings | None = None) -> BlobStore:
