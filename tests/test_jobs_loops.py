@@ -10,7 +10,9 @@ import time
 from sqlalchemy.exc import OperationalError
 
 from openlipsync.core.config import Settings
+from openlipsync.jobs.lifecycle import Claim
 from openlipsync.jobs.loops import repeat
+from openlipsync.jobs.runner import ProjectRunner
 from openlipsync.jobs.webhooks import WebhookDispatcher
 from openlipsync.store.db import Database
 from tests.cluster import free_port
@@ -78,3 +80,20 @@ def test_webhook_dispatcher_with_its_database_down_warns_once(caplog):
     records = [record for record in caplog.records if record.levelno >= logging.WARNING]
     assert [record.getMessage().split(" (")[0] for record in records] == ["webhook delivery failed"]
     assert records[0].exc_info is None, "a traceback at warning level"
+
+
+def test_heartbeats_during_an_outage_warn_once_and_keep_the_job(caplog):
+    url = f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/nothing?connect_timeout=1"
+    db = Database(url)
+    runner = ProjectRunner(db, None, Settings(), emit=lambda *_: None)
+    claim = Claim(job={"id": "p" * 24}, token="t")
+    failures = 0
+    with caplog.at_level(logging.WARNING):
+        for _ in range(4):
+            ours, failures = runner._beat(claim, 0.5, failures)
+            assert ours, "an unanswered beat must not give the job up"
+    db.dispose()
+    assert failures == 4
+    records = [record for record in caplog.records if record.levelno >= logging.WARNING]
+    assert len(records) == 1 and "heartbeat of project" in records[0].getMessage()
+    assert records[0].exc_info is None

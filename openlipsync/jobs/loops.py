@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 MAX_BACKOFF_S = 5.0
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
     """The error in one line: SQLAlchemy's messages go on with the SQL and a help link."""
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
@@ -38,7 +38,7 @@ def repeat(stop: threading.Event, step: Callable[[], bool], interval_s: float, w
         except Exception as exc:
             failures += 1
             if failures == 1:
-                log.warning("%s failed (%s); retrying quietly until it works again", what, _first_line(exc))
+                log.warning("%s failed (%s); retrying quietly until it works again", what, first_line(exc))
             log.debug("%s failed (try %d)", what, failures, exc_info=True)
             stop.wait(min(interval_s * 2**failures, max(interval_s, MAX_BACKOFF_S)))
             continue

@@ -20,6 +20,7 @@ from openlipsync.core.config import Settings
 from openlipsync.jobs import lifecycle
 from openlipsync.jobs.child import child_main
 from openlipsync.jobs.lifecycle import Claim, Emit
+from openlipsync.jobs.loops import first_line
 from openlipsync.jobs.views import output_key
 from openlipsync.store.blobs import BlobStore
 from openlipsync.store.db import Database
@@ -80,6 +81,7 @@ class ProjectRunner:
         beat_every = settings.lease_s / 3
         next_beat = time.monotonic() + beat_every
         progress = 0.0
+        failed_beats = 0
         try:
             while True:
                 if receiver.poll(0.2):
@@ -99,7 +101,8 @@ class ProjectRunner:
                             f"the render took longer than the limit of {settings.render_timeout_s:g} s")
                 if time.monotonic() >= next_beat:
                     next_beat = time.monotonic() + beat_every
-                    if not self._beat(claim, progress):
+                    ours, failed_beats = self._beat(claim, progress, failed_beats)
+                    if not ours:
                         return ("lost",)
         finally:
             if process.is_alive():
@@ -107,13 +110,23 @@ class ProjectRunner:
                 process.join(5)
             receiver.close()
 
-    def _beat(self, claim: Claim, progress: float) -> bool:
+    def _beat(self, claim: Claim, progress: float, failures: int) -> tuple[bool, int]:
+        """Renew the lease: (the job is still ours, consecutive failed beats).
+
+        A beat the database does not answer is tried again at the next one (the lease has slack
+        for a busy or restarting database); an outage is logged once, not at every beat.
+        """
+        project_id = claim.job["id"]
         try:
-            return lifecycle.heartbeat(self._db, claim.job["id"], claim.token, self._settings.lease_s,
-                                       progress)
-        except Exception:  # a busy database: try again next beat; the lease has slack for it
-            log.exception("heartbeat of project %s failed", claim.job["id"])
-            return True
+            ours = lifecycle.heartbeat(self._db, project_id, claim.token, self._settings.lease_s, progress)
+        except Exception as exc:
+            if not failures:
+                log.warning("heartbeat of project %s failed (%s); the render goes on", project_id,
+                            first_line(exc))
+            return True, failures + 1
+        if failures:
+            log.warning("heartbeat of project %s works again (after %d failed beats)", project_id, failures)
+        return ours, 0
 
     def _settle(self, project_id: str, claim: Claim, outcome: Outcome, work_dir: Path) -> None:
         kind = outcome[0]
