@@ -12,7 +12,7 @@ import sys
 BENCHMARKS = [
     ("benchmarks.speed", []),
     ("benchmarks.memory", []),
-    ("benchmarks.quality", ["--modes", "lite", "standard", "pro"]),
+    ("benchmarks.quality", []),  # lite, with its contact sheet; modes judges all three
     ("benchmarks.modes", []),
     ("benchmarks.throughput", []),
 ]
