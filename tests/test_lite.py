@@ -190,3 +190,18 @@ def test_opening_wider_keeps_the_teeth_on_their_jaws(teeth):
         upper_teeth = _luma_at(luma, target[ms.UPPER_MID] + frame.axes[1] * source_gap / 4 * frame.scale)
         centre = _luma_at(luma, (target[ms.UPPER_MID] + target[ms.LOWER_MID]) / 2)
         assert upper_teeth > 150 and centre < 35, (upper_teeth, centre)
+
+
+def test_teeth_are_told_from_a_dark_mouth(teeth):
+    """Teeth the source shows are kept on their jaws; a dark opening is painted instead."""
+    import cv2
+
+    from openlipsync.engine.lite import _teeth_showing
+
+    for image, points in teeth:
+        frame, gap = ms.HeadFrame.from_points(points), ms.inner_gap(points)
+        assert _teeth_showing(image, points, frame, gap)[0], "her upper teeth show"
+        dark = image.copy()
+        inside = np.vstack([points[list(ms.INNER_UPPER)], points[list(ms.INNER_LOWER)][::-1]])
+        cv2.fillPoly(dark, [np.round(inside).astype(np.int32)], (40, 15, 18))
+        assert _teeth_showing(dark, points, frame, gap) == (False, False)

@@ -25,6 +25,10 @@ _TEETH_RGB = np.array([226.0, 218.0, 204.0])
 #: incisor is ~8.5 mm wide, a lateral ~6.5 mm, against ~63 mm between the eyes), and how sharp.
 _TOOTH_EDGES = (0.0, 0.135, 0.24)
 _TOOTH_SEAM = 0.009
+#: A source opening shows teeth when the band next to a lip is this much brighter than the lip
+#: (teeth are pale, the inside of a mouth dark); below _TEETH_MIN_GAP there is nothing to see.
+_TEETH_CONTRAST = 1.2
+_TEETH_MIN_GAP = 0.03
 _CHEEKS = (205, 425)
 #: How far outside the jaw the warp is pinned to zero (inter-ocular units).
 _PIN_MARGIN = 0.35
@@ -118,21 +122,40 @@ def _region(points: np.ndarray, target: np.ndarray, frame: ms.HeadFrame, shape: 
     return ring, box
 
 
+def _teeth_showing(image: np.ndarray, points: np.ndarray, frame: ms.HeadFrame,
+                   gap: float) -> tuple[bool, bool]:
+    """Whether the source shows teeth under its upper lip and over its lower lip: its opening next
+    to each lip is clearly brighter than the lower lip itself."""
+    if gap < _TEETH_MIN_GAP:
+        return False, False
+    upper, lower, rim = (frame.to_canonical(points[list(side)])[3:8]
+                         for side in (ms.INNER_UPPER, ms.INNER_LOWER, ms.OUTER_LOWER))
+    h, w = image.shape[:2]
+
+    def brightness(canon: np.ndarray) -> float:
+        x, y = np.clip(np.round(frame.to_image(canon)).astype(int), 0, (w - 1, h - 1)).T
+        return float(image[y, x].mean())
+
+    lip = brightness((lower + rim) / 2)
+    near = min(gap / 4, 0.025)  # teeth begin at the lip; a wide opening is dark beyond them
+    return (brightness(upper + (0, near)) > _TEETH_CONTRAST * lip,
+            brightness(lower - (0, near)) > _TEETH_CONTRAST * lip)
+
+
 def _cavity(patch: np.ndarray, target: np.ndarray, box, frame: ms.HeadFrame, gap: float,
-            source_gap: float, light: float) -> None:
+            kept: tuple[float, float], light: float) -> None:
     """Paint the inner mouth into ``patch`` (in place) where the target opens past the source.
 
-    The teeth are fixed to the jaws, so a mouth that opens wider keeps what the source showed
-    next to each lip (its upper teeth under the upper lip, its lower teeth over the lower one;
-    each half-lip spline carries them along) and opens a new cavity between the two. Only that
-    middle band is painted; stretching or fading the source's teeth across it looked smeared.
-    A source that showed no opening gets the whole inside painted, upper teeth included.
+    The teeth are fixed to the jaws, so where the source shows teeth, a mouth that opens wider
+    keeps them next to their lip (``kept``: how much of the source's opening the upper and the
+    lower lip carry along, each half-lip spline moving it with its lip) and only the new cavity
+    between them is painted; stretching or fading the teeth across it looked smeared. Where the
+    source shows only its dark inside, all of it is painted, upper teeth included.
     """
     upper, lower = (frame.to_canonical(target[list(side)]) for side in (ms.INNER_UPPER, ms.INNER_LOWER))
     left, right = upper[0, 0], upper[-1, 0]
-    kept = source_gap / 2  # what each lip brings along from the source, at the mouth's centre
-    top = upper + np.c_[np.zeros(len(upper)), kept * ms.lip_profile(upper[:, 0], left, right)]
-    bottom = lower - np.c_[np.zeros(len(lower)), kept * ms.lip_profile(lower[:, 0], left, right)]
+    top = upper + np.c_[np.zeros(len(upper)), kept[0] * ms.lip_profile(upper[:, 0], left, right)]
+    bottom = lower - np.c_[np.zeros(len(lower)), kept[1] * ms.lip_profile(lower[:, 0], left, right)]
     bottom[:, 1] = np.maximum(bottom[:, 1], top[:, 1])
     contour = frame.to_image(np.vstack([top, bottom[::-1]]))
     blur = max(frame.scale * 0.012, 0.6)
@@ -149,7 +172,7 @@ def _cavity(patch: np.ndarray, target: np.ndarray, box, frame: ms.HeadFrame, gap
 
     # Teeth: a band under the upper lip over the middle of the mouth, as deep as the gap allows,
     # less what the source already shows there.
-    depth = min(0.42 * gap, 0.07) - kept
+    depth = min(0.42 * gap, 0.07) - kept[0]
     mid, half = (left + right) / 2, (right - left) / 2
     edge = top[np.abs(top[:, 0] - mid) <= 0.72 * half]
     teeth = np.zeros((h, w), np.float32)
@@ -179,7 +202,7 @@ def _tooth_shading(frame: ms.HeadFrame, edge: np.ndarray, depth: float, offset, 
     lit = 0.72 + 0.28 * np.clip(down / 0.3, 0.0, 1.0) - 0.1 * down
     across = np.abs(canon[..., 0] - edge[:, 0].mean())
     seams = sum(np.exp(-(((across - at) / _TOOTH_SEAM) ** 2)) for at in _TOOTH_EDGES)
-    return lit * (1.0 - 0.3 * np.clip(seams, 0.0, 1.0))
+    return lit * (1.0 - 0.2 * np.clip(seams, 0.0, 1.0))
 
 
 def _lightness(image: np.ndarray, points: np.ndarray) -> float:
@@ -255,7 +278,9 @@ def render_mouth(image: np.ndarray, points: np.ndarray, pose: MouthPose, lips: n
     patch = remap(image, fields[1] + upper * (fields[0] - fields[1]), box)
 
     if pose.gap > source_gap + 0.005:
-        _cavity(patch, target, box, frame, pose.gap, source_gap, _lightness(image, points))
+        teeth = _teeth_showing(image, points, frame, source_gap)
+        kept = tuple(source_gap / 2 if shown else 0.0 for shown in teeth)
+        _cavity(patch, target, box, frame, pose.gap, kept, _lightness(image, points))
 
     moving = list(ms.MOVING)
     alpha = np.zeros((y1 - y0, x1 - x0), np.float32)
