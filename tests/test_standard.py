@@ -114,6 +114,21 @@ def test_selection_follows_the_speech_and_keeps_runs(gap_library):
     assert runs.mean() > 0.1, "consecutive source frames play on where they fit"
 
 
+
+def test_silence_rests_on_one_mouth_instead_of_hopping(gap_library):
+    """Past the end of the speech (silence), cuts between closed exemplars would read as a quivering mouth."""
+    clip, track, library = gap_library
+    times = 7.0 + np.arange(75) / 25.0  # speech_en_a.wav ends at 8 s: two seconds of silence follow
+    targets = analyse_speech(iter_audio(shared_media("speech_en_a.wav")), 16000, times)
+    silent = ~targets.speech
+    assert silent[-40:].all()
+    source = np.arange(75) % len(track.ok)
+    choice = select(library, targets, _frame_poses(track, source), candidates=12).choice
+    pairs = silent[1:] & silent[:-1]
+    cuts = (choice[1:] != choice[:-1]) & (choice[1:] != choice[:-1] + 1)
+    # Measured: 1 cut in these 50 silent pairs; 13 when holding cost as much in silence as in speech.
+    assert cuts[pairs].sum() <= 2, "a resting mouth holds or plays on instead of cutting"
+
 def test_blocks_keep_long_clips_bounded():
     assert blocks(100, 360) == [(0, 100)]
     spans = blocks(54_000, 360)  # 30 min at 30 fps
