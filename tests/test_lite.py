@@ -170,6 +170,12 @@ def test_a_closed_mouth_that_stays_closed_is_left_untouched(face, tmp_path):
         else:
             assert sum(d is not None for d in drawn) > 10
             assert ((renderer.amount > 0.01) & (renderer.amount < 0.99)).any(), "no fade into the warp"
+    # Closed lips that move (the old speech with the mouth shut) are re-rendered still.
+    moving = track.points.copy()
+    moving[1::2, list(ms.LIPS), 1] += 0.03 * ms.HeadFrame.from_points(points).scale
+    track = LandmarkTrack(points=moving, ok=track.ok, width=track.width, height=track.height)
+    renderer = LiteRenderer(track, analyse_speech(iter_audio(quiet, rate=16000), 16000, times))
+    assert (renderer.amount > 0.99).all()
 
 
 def _luma_at(luma: np.ndarray, where: np.ndarray) -> float:

@@ -34,10 +34,13 @@ _CHEEKS = (205, 425)
 _PIN_MARGIN = 0.35
 #: The blend mask: the moved landmarks' hull grown by _GROW, then feathered by a Gaussian of _SOFT.
 _GROW, _SOFT = 0.08, 0.05
-#: Share of each lip's thickness the new lip line is sampled inside the lip when a mouth closes fully.
+#: Share of each lip's thickness the new lip line is sampled inside the lip when a mouth closes fully
+#: over teeth.
 _SEAM_INSET = 0.3
-#: A source mouth open less than this (inter-ocular units) is closed: a closed target leaves it be.
+#: A source mouth open less than this (inter-ocular units) is closed, and its lips are still while
+#: no lip point moves more than _STILL_LIPS between frames: a closed target then leaves it be.
 _CLOSED_GAP = 0.04
+_STILL_LIPS = 0.012
 #: Frames over which the warp fades in and out around frames left untouched; below _UNTOUCHED it is off.
 _RAMP_FRAMES = 2
 _UNTOUCHED = 0.01
@@ -76,18 +79,30 @@ class LiteRenderer:
 def _amounts(track: LandmarkTrack, source: np.ndarray, gaps: np.ndarray, widths: np.ndarray) -> np.ndarray:
     """How far each output frame's mouth moves towards its target: 0 leaves the frame untouched.
 
-    A frame whose target is a closed mouth at rest, on a source whose lips are already closed,
+    A frame whose target is a closed mouth at rest, over source lips that are closed and still,
     needs nothing: warping it would only resample (soften) the lips and add the tracker's wobble
-    to a mouth that should be still. Such frames keep the input's pixels. The amount ramps over a
-    few frames into and out of them, so the lips do not jump between their own closed shape and
-    the speaker's rest shape.
+    to a mouth that should be still. Such frames keep the input's pixels. Closed lips that move
+    (a murmur, a press, the old speech with the mouth shut) are re-rendered, or the old speech
+    would show through. The amount ramps over a few frames into and out of untouched frames, so
+    the lips do not jump between their own closed shape and the speaker's rest shape.
     """
-    points = track.points[source]
-    ok = track.ok[source]
-    source_gap = np.full(len(source), np.inf)
-    for k in np.flatnonzero(ok):
-        source_gap[k] = ms.inner_gap(points[k])
-    needed = ((gaps > 0) | (widths != 0) | (source_gap > _CLOSED_GAP)).astype(np.float64)
+    n = len(track.ok)
+    still = np.zeros(n, bool)
+    frames = np.flatnonzero(track.ok)
+    if len(frames):
+        lips = list(ms.LIPS)
+        canon = np.full((n, len(lips), 2), np.nan)
+        gap = np.full(n, np.inf)
+        for i in frames:
+            frame = ms.HeadFrame.from_points(track.points[i])
+            canon[i] = frame.to_canonical(track.points[i][lips])
+            gap[i] = ms.inner_gap(track.points[i], frame)
+        # Movement into each frame from the one before (none before the first); no face is motion.
+        step = np.zeros(n + 1)
+        step[1:n] = np.nan_to_num(np.abs(np.diff(canon, axis=0)).max(axis=(1, 2)), nan=np.inf)
+        motion = maximum_filter1d(np.maximum(step[:-1], step[1:]), 2 * _RAMP_FRAMES + 1)
+        still = (gap < _CLOSED_GAP) & (motion < _STILL_LIPS)
+    needed = ((gaps > 0) | (widths != 0) | ~still[source]).astype(np.float64)
     if not len(needed):
         return needed
     ramp = gaussian_filter1d(maximum_filter1d(needed, 2 * _RAMP_FRAMES + 1), _RAMP_FRAMES / 2)
@@ -232,17 +247,20 @@ def _split_mask(target: np.ndarray, frame: ms.HeadFrame, box, shape: tuple[int, 
     return _filled(shape, frame.to_image(above) - (x0, y0))
 
 
-def _inset_lips(points: np.ndarray, amount: float) -> np.ndarray:
-    """The frame's points with the inner lip edges moved ``amount`` of the way into each lip.
+def _inset_lips(points: np.ndarray, amounts: tuple[float, float]) -> np.ndarray:
+    """The frame's points with the upper and lower inner lip edges moved ``amounts`` of the way
+    into their lips.
 
-    A mouth that closes takes its new lip line from there rather than from the tracked edge, where
-    the bilinear taps and a pixel of tracking error pick up teeth or cavity: they showed as a pale
-    or dark line between closed lips, which a landmark model also reads as a parted mouth.
+    A mouth that closes over teeth takes its new lip line from there rather than from the tracked
+    edge, where the bilinear taps and a pixel of tracking error pick up the teeth: they showed as
+    a pale line between closed lips, which a landmark model also reads as a parted mouth. (A dark
+    opening squeezed shut is the natural crease between the lips, so it is left alone.)
     """
-    if amount <= 0:
+    if max(amounts) <= 0:
         return points
     out = points.copy()
-    for inner, outer in ((ms.INNER_UPPER, ms.OUTER_UPPER), (ms.INNER_LOWER, ms.OUTER_LOWER)):
+    sides = ((ms.INNER_UPPER, ms.OUTER_UPPER), (ms.INNER_LOWER, ms.OUTER_LOWER))
+    for amount, (inner, outer) in zip(amounts, sides, strict=True):
         edge, rim = list(inner[1:-1]), list(outer[1:-1])  # the corners stay where the lips meet
         out[edge] += amount * (points[rim] - points[edge])
     return out
@@ -266,7 +284,8 @@ def render_mouth(image: np.ndarray, points: np.ndarray, pose: MouthPose, lips: n
     ring, box = _region(points, target, frame, image.shape)
     pinned = np.vstack([points[list(ms.FIXED)], ring])
     closing = amount * float(np.clip((source_gap - pose.gap) / max(source_gap, 1e-6), 0.0, 1.0))
-    sources = _inset_lips(points, _SEAM_INSET * closing)
+    teeth = _teeth_showing(image, points, frame, source_gap)
+    sources = _inset_lips(points, tuple(_SEAM_INSET * closing * shown for shown in teeth))
     fields = []
     for side in (ms.UPPER_SIDE, ms.LOWER_SIDE):
         idx = list(side)
@@ -278,7 +297,6 @@ def render_mouth(image: np.ndarray, points: np.ndarray, pose: MouthPose, lips: n
     patch = remap(image, fields[1] + upper * (fields[0] - fields[1]), box)
 
     if pose.gap > source_gap + 0.005:
-        teeth = _teeth_showing(image, points, frame, source_gap)
         kept = tuple(source_gap / 2 if shown else 0.0 for shown in teeth)
         _cavity(patch, target, box, frame, pose.gap, kept, _lightness(image, points))
 
