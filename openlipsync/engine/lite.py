@@ -284,7 +284,9 @@ def render_mouth(image: np.ndarray, points: np.ndarray, pose: MouthPose, lips: n
     ring, box = _region(points, target, frame, image.shape)
     pinned = np.vstack([points[list(ms.FIXED)], ring])
     closing = amount * float(np.clip((source_gap - pose.gap) / max(source_gap, 1e-6), 0.0, 1.0))
-    teeth = _teeth_showing(image, points, frame, source_gap)
+    opening = pose.gap > source_gap + 0.005
+    # Only a closing or an opening mouth cares what the source shows between its lips.
+    teeth = _teeth_showing(image, points, frame, source_gap) if closing > 0 or opening else (False, False)
     sources = _inset_lips(points, tuple(_SEAM_INSET * closing * shown for shown in teeth))
     fields = []
     for side in (ms.UPPER_SIDE, ms.LOWER_SIDE):
@@ -296,7 +298,7 @@ def render_mouth(image: np.ndarray, points: np.ndarray, pose: MouthPose, lips: n
     upper = _split_mask(target, frame, box, (y1 - y0, x1 - x0))[..., None]
     patch = remap(image, fields[1] + upper * (fields[0] - fields[1]), box)
 
-    if pose.gap > source_gap + 0.005:
+    if opening:
         kept = tuple(source_gap / 2 if shown else 0.0 for shown in teeth)
         _cavity(patch, target, box, frame, pose.gap, kept, _lightness(image, points))
 
