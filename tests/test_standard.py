@@ -13,11 +13,12 @@ import pytest
 from openlipsync.engine import mouth_shape as ms
 from openlipsync.engine.face_track import LandmarkTrack, eye_distance, track_faces
 from openlipsync.engine.library import ClipPass, LibrarySpec, blocks, build_library
+from openlipsync.engine.lite import LiteRenderer
 from openlipsync.engine.options import RenderOptions
 from openlipsync.engine.render import render
 from openlipsync.engine.selection import LITE, select
 from openlipsync.engine.speech import analyse_speech
-from openlipsync.engine.standard import MODES, _frame_poses
+from openlipsync.engine.standard import MODES, ExemplarRenderer, _frame_poses
 from openlipsync.media.audio import iter_audio
 from openlipsync.media.encode import VideoWriter
 from openlipsync.media.probe import probe_video
@@ -128,6 +129,40 @@ def test_silence_rests_on_one_mouth_instead_of_hopping(gap_library):
     cuts = (choice[1:] != choice[:-1]) & (choice[1:] != choice[:-1] + 1)
     # Measured: 1 cut in these 50 silent pairs; 13 when holding cost as much in silence as in speech.
     assert cuts[pairs].sum() <= 2, "a resting mouth holds or plays on instead of cutting"
+
+def test_a_resting_mouth_under_silence_keeps_the_input_pixels(gap_library, tmp_path):
+    """As in lite: a closed, still mouth over silence is the input's own resting mouth; swapping in
+    an exemplar of it would only resample it and add a cut's worth of motion."""
+    clip, track, library = gap_library
+    gaps = np.array([ms.inner_gap(p) if ok else np.inf for p, ok in zip(track.points, track.ok, strict=True)])
+    rest = int(np.argmin(gaps))
+    assert gaps[rest] < 0.04, "woman_flags closes her mouth somewhere in the first 3 s"
+    count = 30
+    still = LandmarkTrack(points=np.repeat(track.points[rest][None], count, axis=0), ok=np.ones(count, bool),
+                          width=track.width, height=track.height)
+    image = next(f.image for f in read_frames(clip.path) if f.index == rest)
+    quiet = generate.silence_wav(tmp_path / "quiet.wav", 2.0)
+    targets = analyse_speech(iter_audio(quiet, rate=16000), 16000, np.arange(count) / 15)
+    source = np.zeros(count, np.int64)
+    selection = select(library, targets, _frame_poses(still, source), candidates=12)
+    assert (selection.choice != LITE).all(), "the library has closed mouths for silence"
+    renderer = ExemplarRenderer(library, selection, MODES["standard"].style, LiteRenderer(still, targets), [])
+    assert all(renderer.render(image.copy(), still.points[k], k) is None for k in range(count))
+
+
+def test_pro_dissolves_only_between_open_mouths(gap_library):
+    clip, track, library = gap_library
+    times = np.arange(200) / 25.0
+    targets = analyse_speech(iter_audio(shared_media("speech_en_a.wav")), 16000, times)
+    source = np.arange(200) % len(track.ok)
+    selection = select(library, targets, _frame_poses(track, source), candidates=24)
+    fallback = LiteRenderer(track, targets, source)
+    renderer = ExemplarRenderer(library, selection, MODES["pro"].style, fallback, [])
+    dissolved = renderer._outgoing != LITE
+    assert dissolved.sum() >= 3, "a talking clip cuts between similar mouths now and then"
+    assert (selection.gap[dissolved] > 0).all(), "closed lips are never shown doubled"
+    assert (selection.gap[~dissolved] == 0).any(), "the speech closes the lips somewhere"
+
 
 def test_blocks_keep_long_clips_bounded():
     assert blocks(100, 360) == [(0, 100)]

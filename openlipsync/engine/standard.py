@@ -17,7 +17,9 @@ Per output frame (after selection chose an exemplar):
    smoothly over the mouth (normalised convolution), is added to the exemplar: a low-frequency,
    gradient-domain-like correction that matches lighting without touching the teeth's detail.
 
-Frames the selection gave to lite are rendered by lite's own renderer, exactly as in lite mode.
+Frames the selection gave to lite are rendered by lite's own renderer, exactly as in lite mode, and
+so are the frames lite leaves as decoded (a closed, still mouth under a closed target) and the few
+it eases in and out of them over.
 ``pro`` keeps crops at the face's native resolution, searches more candidates, feathers more
 tightly, and cross-dissolves at each cut between exemplars: the frame at a cut shows both
 exemplars, each warped to their average shape.
@@ -205,19 +207,24 @@ class ExemplarRenderer:
         # For pro: where frame k cuts to a new exemplar of about the same shape, the one the
         # previous frame's run would have continued with (or the previous one itself) dissolves
         # into it. A cut between different shapes stays a cut: half an open mouth over a closed
-        # one looks like a ghost, not like motion.
+        # one looks like a ghost, not like motion. Nor where the lips must be closed: two closed
+        # mouths half over each other show two lip lines, which read as a quiver (man_kitchen's
+        # silences: mouth_jitter 1.78 with those dissolves, 1.57 without; the input's is 1.70).
         self._outgoing = np.full(len(choice), LITE)
         for k in range(1, len(choice)):
             prev, cur = choice[k - 1], choice[k]
             if LITE in (prev, cur) or cur == prev:
                 continue
             cont = prev + 1 if prev + 1 < len(library) and follows[prev + 1] else prev
-            if cur != cont and abs(library.gap[cur] - library.gap[cont]) < _DISSOLVE_GAP:
+            similar = abs(library.gap[cur] - library.gap[cont]) < _DISSOLVE_GAP
+            if cur != cont and similar and selection.gap[k] > 0:
                 self._outgoing[k] = cont
 
     def render(self, image: np.ndarray, points: np.ndarray, k: int):
         e = int(self.selection.choice[k])
-        if e == LITE:
+        if e == LITE or self.fallback.amount[k] < 1.0:
+            # Lite keeps a closed, still mouth under a closed target as decoded, easing in and out
+            # of it; an exemplar there would only swap the input's own resting lips for a copy.
             return self.fallback.render(image, points, k)
         frame = ms.HeadFrame.from_points(points)
         canon = frame.to_canonical(points.astype(np.float64))
