@@ -159,6 +159,13 @@ class ExemplarLibrary:
         """(smallest, largest) typical gap of the person's mouth (gap_span)."""
         return self.span if self.span is not None else gap_span(self.gap)
 
+    def lip_distance(self, shape: np.ndarray) -> np.ndarray:
+        """(M,) RMS distance (canonical units) of each exemplar's lips, centred, from ``shape``
+        (rows in mouth_shape.LIPS order, centred on 0, as mouth_shape.RestLips.shape)."""
+        lips = self.points[:, list(ms.LIPS)].astype(np.float64) / self.ppu
+        lips -= lips.mean(axis=1, keepdims=True)
+        return np.sqrt(((lips - shape) ** 2).sum(axis=-1).mean(axis=-1))
+
     def varied(self) -> bool:
         """Whether the person's mouth opens and closes enough for exemplars to say anything."""
         low, high = self.reach()

@@ -38,6 +38,12 @@ _POSE_WEIGHT = 0.5
 _AUDIO_WEIGHT = 0.5  # per unit of mean squared feature distance
 _OPEN_WHEN_CLOSED = 6.0  # extra cost of an open exemplar where the lips must be closed
 _CLOSED_GAP = 0.04
+#: Where the lips must be closed, how far an exemplar's lips may be from the speaker's rest lips
+#: (RMS, canonical units, beyond the closest exemplar's) for a cost of 1. Gap 0 alone also picks
+#: pressed, rolled-in lips (an /m/ or a swallow) with no crease between them, which read as a
+#: parted mouth; the rest shape picks the relaxed, creased closed mouth the person rests in.
+_REST_TOLERANCE = 0.01
+_REST_WEIGHT = 0.5
 _LITE_COST = 4.0  # an exemplar 2 tolerances (0.06) off the target gap is as bad as lite
 _CUT_COST = 0.5
 _THUMB_WEIGHT = 0.5
@@ -79,12 +85,14 @@ def _audio_distances(library: ExemplarLibrary, features: np.ndarray) -> np.ndarr
 
 
 def _target_costs(library: ExemplarLibrary, gaps: np.ndarray, widths: np.ndarray, closed: np.ndarray,
-                  poses: np.ndarray, features: np.ndarray | None) -> np.ndarray:
+                  poses: np.ndarray, features: np.ndarray | None, unrest: np.ndarray | None) -> np.ndarray:
     """(n, M) cost of showing each exemplar on each of n frames."""
     lib_width = np.clip((library.width - np.median(library.width)) / WIDTH_SPAN, -1.0, 1.0)
     cost = ((library.gap[None, :] - gaps[:, None]) / _GAP_TOLERANCE) ** 2
     cost += _WIDTH_WEIGHT * ((lib_width[None, :] - widths[:, None]) / _WIDTH_TOLERANCE) ** 2
     cost += np.where(closed[:, None] & (library.gap[None, :] > _CLOSED_GAP), _OPEN_WHEN_CLOSED, 0.0)
+    if unrest is not None:
+        cost += np.where(closed[:, None], _REST_WEIGHT * (unrest[None, :] / _REST_TOLERANCE) ** 2, 0.0)
     has_pose = np.isfinite(poses).all(axis=1)
     pose_d = ((library.pose[None, :, :] - np.nan_to_num(poses)[:, None, :]) ** 2).sum(-1)
     cost += np.where(has_pose[:, None], _POSE_WEIGHT * pose_d / _POSE_TOLERANCE**2, 0.0)
@@ -94,7 +102,7 @@ def _target_costs(library: ExemplarLibrary, gaps: np.ndarray, widths: np.ndarray
 
 
 def _candidates(library: ExemplarLibrary, targets: MouthTargets, gaps: np.ndarray, poses: np.ndarray,
-                use_audio: bool, count: int) -> tuple[np.ndarray, np.ndarray]:
+                use_audio: bool, count: int, unrest: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
     """The ``count`` cheapest exemplars per frame, (N, count) indices and costs, in index order."""
     n, m = len(gaps), len(library)
     count = min(count, m)
@@ -104,7 +112,7 @@ def _candidates(library: ExemplarLibrary, targets: MouthTargets, gaps: np.ndarra
         stop = min(start + _BLOCK, n)
         feats = targets.features[start:stop].astype(np.float64) if use_audio else None
         cost = _target_costs(library, gaps[start:stop], np.asarray(targets.width[start:stop], np.float64),
-                             np.asarray(targets.closed[start:stop], bool), poses[start:stop], feats)
+                             np.asarray(targets.closed[start:stop], bool), poses[start:stop], feats, unrest)
         # Stable ordering (cost, then index) keeps the choice deterministic under ties.
         best = np.sort(np.argsort(cost, axis=1, kind="stable")[:, :count], axis=1)
         idx[start:stop] = best
@@ -123,11 +131,12 @@ def _transition(library: ExemplarLibrary, follows: np.ndarray, prev: np.ndarray,
 
 
 def select(library: ExemplarLibrary, targets: MouthTargets, poses: np.ndarray, *,
-           candidates: int = 12) -> Selection:
+           candidates: int = 12, rest: np.ndarray | None = None) -> Selection:
     """Choose an exemplar (or LITE) for each output frame.
 
     ``poses`` is (N, P) pose_descriptor of each output frame's own face (NaN rows where the frame
-    has none). ``candidates`` exemplars per frame enter the search.
+    has none). ``candidates`` exemplars per frame enter the search. ``rest``: the speaker's rest
+    lips (mouth_shape.RestLips.shape), which closed mouths should look like.
     """
     n = len(targets.open)
     use_audio = library.features is not None and len(library) > 0
@@ -135,7 +144,12 @@ def select(library: ExemplarLibrary, targets: MouthTargets, poses: np.ndarray, *
     widths = np.asarray(targets.width, np.float64)
     if n == 0 or len(library) == 0 or not library.varied():
         return Selection(np.full(n, LITE), gaps, widths)
-    idx, costs = _candidates(library, targets, gaps, poses, use_audio, candidates)
+    unrest = None
+    if rest is not None:
+        distance = library.lip_distance(rest)
+        unrest = distance - distance[library.gap < _CLOSED_GAP].min(initial=float(distance.min()))
+        unrest = np.maximum(unrest, 0.0)
+    idx, costs = _candidates(library, targets, gaps, poses, use_audio, candidates, unrest)
     follows = library.follows()
     silent = ~np.asarray(targets.speech, bool)
     k = idx.shape[1]

@@ -323,7 +323,7 @@ def exemplar_renderer(mode: str, clip: ClipPass, track: LandmarkTrack, targets: 
     spec = MODES[mode]
     library = build_library(clip, track, spec.library)
     poses = _frame_poses(track, np.asarray(source))
-    selection = select(library, targets, poses, candidates=spec.candidates)
+    fallback = LiteRenderer(track, targets, source)
+    selection = select(library, targets, poses, candidates=spec.candidates, rest=fallback.rest.shape)
     with_face = track.ok[np.asarray(source)]
-    return ExemplarRenderer(library, selection, spec.style, LiteRenderer(track, targets, source),
-                            _notes(library, selection, with_face))
+    return ExemplarRenderer(library, selection, spec.style, fallback, _notes(library, selection, with_face))
