@@ -147,8 +147,7 @@ def select(library: ExemplarLibrary, targets: MouthTargets, poses: np.ndarray, *
     unrest = None
     if rest is not None:
         distance = library.lip_distance(rest)
-        unrest = distance - distance[library.gap < _CLOSED_GAP].min(initial=float(distance.min()))
-        unrest = np.maximum(unrest, 0.0)
+        unrest = distance - distance.min()
     idx, costs = _candidates(library, targets, gaps, poses, use_audio, candidates, unrest)
     follows = library.follows()
     silent = ~np.asarray(targets.speech, bool)
