@@ -72,6 +72,15 @@ def gap_library(gap_clip):
     return clip, track, build_library(clip, track, MODES["standard"].library)
 
 
+@pytest.fixture(scope="module")
+def speaking(gap_library):
+    """8 s of speech_en_a.wav over the gap clip, looped: (targets, source frames, their poses)."""
+    _, track, _ = gap_library
+    targets = analyse_speech(iter_audio(shared_media("speech_en_a.wav")), 16000, np.arange(200) / 25.0)
+    source = np.arange(200) % len(track.ok)
+    return targets, source, _frame_poses(track, source)
+
+
 def test_library_never_uses_frames_without_a_face(gap_library):
     clip, track, library = gap_library
     assert not track.ok[list(FACELESS)].any(), "the blanked frames must have no usable face"
@@ -115,14 +124,10 @@ def test_selection_follows_the_speech_and_keeps_runs(gap_library):
     assert runs.mean() > 0.1, "consecutive source frames play on where they fit"
 
 
-
-def test_closed_lips_look_like_the_speakers_rest_lips(gap_library):
+def test_closed_lips_look_like_the_speakers_rest_lips(gap_library, speaking):
     """Gap 0 alone also matches pressed, rolled-in lips; the rest shape picks the relaxed ones."""
     clip, track, library = gap_library
-    times = np.arange(200) / 25.0
-    targets = analyse_speech(iter_audio(shared_media("speech_en_a.wav")), 16000, times)
-    source = np.arange(200) % len(track.ok)
-    poses = _frame_poses(track, source)
+    targets, _, poses = speaking
     rest = ms.rest_lips(track.points, track.ok).shape
     distance = library.lip_distance(rest)
     closed = targets.closed & (select(library, targets, poses, rest=rest).choice != LITE)
@@ -149,6 +154,7 @@ def test_silence_rests_on_one_mouth_instead_of_hopping(gap_library):
     # Measured: 1 cut in these 50 silent pairs; 13 when holding cost as much in silence as in speech.
     assert cuts[pairs].sum() <= 2, "a resting mouth holds or plays on instead of cutting"
 
+
 def test_a_resting_mouth_under_silence_keeps_the_input_pixels(gap_library, tmp_path):
     """As in lite: a closed, still mouth over silence is the input's own resting mouth; swapping in
     an exemplar of it would only resample it and add a cut's worth of motion."""
@@ -169,12 +175,10 @@ def test_a_resting_mouth_under_silence_keeps_the_input_pixels(gap_library, tmp_p
     assert all(renderer.render(image.copy(), still.points[k], k) is None for k in range(count))
 
 
-def test_pro_dissolves_only_between_open_mouths(gap_library):
+def test_pro_dissolves_only_between_open_mouths(gap_library, speaking):
     clip, track, library = gap_library
-    times = np.arange(200) / 25.0
-    targets = analyse_speech(iter_audio(shared_media("speech_en_a.wav")), 16000, times)
-    source = np.arange(200) % len(track.ok)
-    selection = select(library, targets, _frame_poses(track, source), candidates=24)
+    targets, source, poses = speaking
+    selection = select(library, targets, poses, candidates=24)
     fallback = LiteRenderer(track, targets, source)
     renderer = ExemplarRenderer(library, selection, MODES["pro"].style, fallback, [])
     dissolved = renderer._outgoing != LITE
