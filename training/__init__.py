@@ -1,0 +1,1 @@
+"""Offline training code: corpora and fitting for learned parts of the engine."""

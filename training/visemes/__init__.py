@@ -1,0 +1,1 @@
+"""Viseme-class front end: a synthetic speech corpus with exact phone timings."""
