@@ -3,7 +3,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install serve test lint bench
+.PHONY: install serve test lint bench train-visemes
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -26,3 +26,11 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run_all
+
+# The phonetic front end's model (openlipsync/engine/assets/visemes.npz): synthetic speech with exact
+# phone times from espeak-ng and festival voices, augmented, then a numpy network. About 25 minutes.
+CORPUS := training/data
+train-visemes: $(STAMP)
+	scripts/train-deps.sh
+	$(BIN)/python -m training.visemes.corpus $(CORPUS) --minutes 60
+	$(BIN)/python -m training.visemes.train $(CORPUS)/corpus.npz --minutes 12 --report $(CORPUS)/report.json

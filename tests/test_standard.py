@@ -134,8 +134,11 @@ def test_closed_lips_look_like_the_speakers_rest_lips(gap_library, speaking):
     assert closed.sum() > 20, "the speech closes the lips and silence follows it"
     plain = select(library, targets, poses).choice[closed]
     rested = select(library, targets, poses, rest=rest).choice[closed]
-    # Measured: the farthest closed mouth chosen 0.032 from rest without it, 0.019 with it.
-    assert distance[rested].max() < 0.8 * distance[plain].max()
+    # Measured: the farthest resting mouth chosen 0.032 from rest without it, 0.019 with it. Inside
+    # speech a /p b m/ may play a real pressed closure on in its run, as a speaker's lips do.
+    resting = ~targets.speech[closed]
+    assert resting.sum() > 10
+    assert distance[rested][resting].max() < 0.8 * distance[plain][resting].max()
     assert distance[rested].mean() < distance[plain].mean()
     assert library.gap[rested].max() < 0.04, "still closed"
 

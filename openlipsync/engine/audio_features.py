@@ -54,9 +54,13 @@ def _mel(hz: np.ndarray | float) -> np.ndarray:
 
 
 def _mel_weights(freqs: np.ndarray, rate: int) -> np.ndarray:
-    """Triangular mel filters, (bins, N_MEL), each normalised to a mean over its bins."""
-    high = min(_MEL_HIGH_HZ, 0.95 * rate / 2)
-    edges_mel = np.linspace(_mel(_MEL_LOW_HZ), _mel(high), N_MEL + 2)
+    """Triangular mel filters, (bins, N_MEL), each normalised to a mean over its bins.
+
+    The bands are the same at every rate, so band i means the same frequencies to the phonetic
+    model whatever the recording; at a low rate the bands past the Nyquist frequency stay empty
+    (zero power), as in band-limited speech.
+    """
+    edges_mel = np.linspace(_mel(_MEL_LOW_HZ), _mel(_MEL_HIGH_HZ), N_MEL + 2)
     edges = 700.0 * (10 ** (edges_mel / 2595.0) - 1.0)
     weights = np.zeros((len(freqs), N_MEL))
     for i in range(N_MEL):
@@ -64,9 +68,9 @@ def _mel_weights(freqs: np.ndarray, rate: int) -> np.ndarray:
         rise = (freqs - lo) / (mid - lo)
         fall = (hi - freqs) / (hi - mid)
         weights[:, i] = np.clip(np.minimum(rise, fall), 0.0, None)
-        if weights[:, i].sum() == 0:  # narrower than a bin (low rates): take the nearest bin
+        if weights[:, i].sum() == 0 and mid < rate / 2:  # narrower than a bin: take the nearest bin
             weights[np.argmin(np.abs(freqs - mid)), i] = 1.0
-    return weights / weights.sum(axis=0)
+    return weights / np.maximum(weights.sum(axis=0), 1e-12)
 
 
 def _band_weights(freqs: np.ndarray, rate: int) -> np.ndarray:

@@ -1,18 +1,15 @@
-"""Speech track to a per-frame mouth target: how open, how spread or rounded, lips closed or not.
+"""Speech track to a per-frame mouth target: articulation from the sounds, speech or silence from loudness.
 
-No phoneme recogniser: measured on this project, one gets two phonemes in three wrong, while
-frame loudness alone tells speech from silence on ~98% of frames and follows the jaw. So the
-targets are read from a few band energies per 10 ms hop (``audio_features``):
+What the mouth does comes from the phonetic front end (``phonetics``: a network trained here on
+many voices and languages hears a viseme class per 10 ms hop; ``visemes`` turns its posteriors
+into articulation with a coarticulation model). So the jaw opens on an open vowel rather than on
+a loud moment, the lips stay nearly closed on a loud /i/ or /s/, round on /u o w/, press on
+/p b m/ and go to the upper teeth on /f v/.
 
-- speech/silence: speech-band loudness against per-track levels (noise floor, loud speech),
-  with hysteresis and minimum durations so the mouth does not flutter;
-- openness: the same loudness above the silence threshold, on a gently compressed scale,
-  with a fast attack and a slower release so the lips do not quiver;
-- closures: lips press together on /p b m/. A stop closure is a short near-silence inside
-  speech that ends in a release; a bilabial nasal is a weak, low-frequency murmur that still
-  keeps some 1-3 kHz energy (n's zero lies there instead). Stop closures of /t d k g/ look
-  the same to these cues and are closed too: the jaw is up for them anyway;
-- width: the balance of energy above and below ~1.5 kHz (an F2 proxy) in voiced hops.
+Loudness still decides speech versus silence: against per-track levels (noise floor, loud
+speech), with hysteresis and minimum durations, it is right on ~98% of frames, and a mouth must
+rest in a pause whatever the network thinks it hears in the breath. A little of it also scales
+the opening, as a stressed, louder vowel is opened wider than the same vowel unstressed.
 
 Everything is computed per hop, then averaged over each output frame's own span, so a
 variable frame rate or a low one neither aliases nor skips a short closure.
@@ -24,21 +21,23 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.ndimage import gaussian_filter1d, maximum_filter1d
 
 from openlipsync.engine.audio_features import HopFeatures, hop_features
+from openlipsync.engine.phonetics import shipped_model
+from openlipsync.engine.visemes import ARTICULATORS, articulation
 
 _SILENT_DB = -120.0
 _QUIETEST_SPEECH_DB = -70.0  # loud speech quieter than this (dBFS) is no speech at all
-_MIN_DYNAMIC_DB = 10.0  # speech rises and falls by far more than this between syllables
+_MIN_DYNAMIC_DB = 6.0  # speech rises and falls by more than this between syllables, even barely above noise
 _MAX_DYNAMIC_DB = 50.0  # a digital-silence floor says nothing about the thresholds
 _GAP_FILL = 0.08  # silences shorter than this inside speech are bridged (s)
 _MIN_SPEECH = 0.06  # speech shorter than this is a click (s)
-_ZERO_SHARE = 0.4  # the mouth starts to open this far (share of floor..loud) above the floor
-_ATTACK, _RELEASE = 0.015, 0.04  # openness smoothing time constants (s)
-_CONTEXT = 0.15  # how far (s) a closure looks for the loud speech around it
+_ZERO_SHARE = 0.4  # loudness counts from this far (share of floor..loud) above the floor
+_LOUDNESS_SHARE = 0.3  # share of the opening that follows loudness (stress) rather than the vowel
+_CLOSURE = 0.4  # lips are closed where the closure articulation passes this
 _FEATURE_CONTEXT = 0.1  # +- seconds of audio summarised in each frame's feature vector
 _FEATURE_FLOOR_DB = 80.0  # log-mel values are floored this far below the track's loudest
+_OPEN, _ROUND, _SPREAD, _CLOSED = (ARTICULATORS.index(a) for a in ("open", "round", "spread", "closure"))
 
 
 @dataclass
@@ -50,6 +49,9 @@ class MouthTargets:
     closed: np.ndarray  # (N,) bool: lips pressed together (bilabial closure p/b/m, or silence)
     speech: np.ndarray  # (N,) bool: speech present around this frame
     features: np.ndarray  # (N, F) float32: log-mel mean and delta over +-100 ms, z-normalised per track
+    #: (N, len(visemes.ARTICULATORS)) float32 in [0, 1]: the front end's articulation (open, round,
+    #: spread, closure, labiodental, teeth, tongue); silence is the rest articulation.
+    articulation: np.ndarray
 
 
 def analyse_speech(chunks: Iterable[np.ndarray], rate: int, frame_times: np.ndarray, *,
@@ -67,44 +69,25 @@ def analyse_speech(chunks: Iterable[np.ndarray], rate: int, frame_times: np.ndar
     if not np.isfinite(lead):
         raise ValueError(f"lead must be a finite number of seconds, got {lead!r}")
     hops = hop_features(chunks, rate)
-    cues = _HopCues.from_features(hops)
+    level = 10.0 * np.log10(np.maximum(hops.bands["speech"], 10 ** (_SILENT_DB / 10)))
+    gate, zero, loud = _speech_gate(level, hops.hop)
+    art = articulation(shipped_model().posteriors(hops.mel), hops.hop) if len(level) else \
+        np.zeros((0, len(ARTICULATORS)))
+    stress = np.clip((level - zero) / max(loud - zero, 1e-6), 0.0, 1.0)
+    art[:, _OPEN] *= (1.0 - _LOUDNESS_SHARE) + _LOUDNESS_SHARE * stress
+    art[~gate] = 0.0  # silence: the rest articulation (lips together, relaxed)
+    closure = gate & (art[:, _CLOSED] >= _CLOSURE)
     starts, ends = _frame_spans(times + lead, hops.hop)
-    speech = _window_mean(cues.speech, hops.hop, starts, ends, 0.0) >= 0.5
-    closed = ~speech | _closed_frames(cues.closure, hops.hop, times + lead, starts, ends)
-    openness = np.where(closed, 0.0, _window_mean(cues.open, hops.hop, starts, ends, 0.0))
-    width = np.where(speech, _window_mean(cues.width, hops.hop, starts, ends, 0.0), 0.0)
+    speech = _window_mean(gate.astype(float), hops.hop, starts, ends, 0.0) >= 0.5
+    at_frames = _window_mean(art, hops.hop, starts, ends, 0.0)
+    closed = ~speech | _closed_frames(closure.astype(float), hops.hop, times + lead, starts, ends)
+    openness = np.where(closed, 0.0, at_frames[:, _OPEN])
+    width = np.where(speech, at_frames[:, _SPREAD] - at_frames[:, _ROUND], 0.0)
     return MouthTargets(open=np.clip(openness, 0, 1).astype(np.float32),
                         width=np.clip(width, -1, 1).astype(np.float32),
                         closed=closed, speech=speech,
-                        features=_frame_features(hops, times + lead))
-
-
-@dataclass
-class _HopCues:
-    """Mouth cues per hop, before they are sampled at frame times."""
-
-    speech: np.ndarray  # float 0/1
-    open: np.ndarray
-    closure: np.ndarray  # float 0/1: lips pressed inside speech
-    width: np.ndarray
-
-    @classmethod
-    def from_features(cls, hops: HopFeatures) -> _HopCues:
-        db = {name: 10.0 * np.log10(np.maximum(power, 10 ** (_SILENT_DB / 10)))
-              for name, power in hops.bands.items()}
-        level = db["speech"]
-        # The loudest speech within +-150 ms: what a closure or a vowel is measured against.
-        db["peak"] = maximum_filter1d(level, 2 * round(_CONTEXT / hops.hop) + 1)
-        gate, zero, loud = _speech_gate(level, hops.hop)
-        closure = _stop_closures(db, gate, hops.hop) | _bilabial_murmur(db, gate, hops.hop)
-        x = np.clip((level - zero) / max(loud - zero, 1e-6), 0.0, 1.0)
-        # A gentle power lifts normal speech into 0.3-0.9 and leaves quiet, breathy parts small.
-        # Zeroed before smoothing so lips part gradually after a closure, and after it so the
-        # slower release does not hold them open into a short one.
-        openness = _attack_release(np.where(gate & ~closure, x**0.8, 0.0), hops.hop)
-        openness[closure] = 0.0
-        return cls(speech=gate.astype(float), open=openness, closure=closure.astype(float),
-                   width=_width(db, gate, closure, hops.hop))
+                        features=_frame_features(hops, times + lead),
+                        articulation=np.clip(at_frames, 0, 1).astype(np.float32))
 
 
 def _speech_gate(level: np.ndarray, hop: float) -> tuple[np.ndarray, float, float]:
@@ -144,82 +127,6 @@ def _fill_runs(mask: np.ndarray, value: bool, shorter_than: int, *, inner_only: 
         if e - s < shorter_than and not (inner_only and (s == 0 or e == len(mask))):
             out[s:e] = not value
     return out
-
-
-def _stop_closures(db: dict[str, np.ndarray], gate: np.ndarray, hop: float) -> np.ndarray:
-    """Hops of a stop closure: a quiet stretch after louder speech that ends in a release or in silence.
-
-    Quiet means near-silence, or a voicing bar with nothing above 3 kHz (fricatives keep their
-    hiss there). The closure reaches into the release while the sound is still well below the
-    vowel and without high-frequency hiss (a bilabial burst and aspiration, not /t/ or /s/): the
-    lips only begin to part there. Speech that starts after silence gets the same release rule.
-    """
-    level, peak = db["speech"], db["peak"]
-    hiss = db["high"] - db["mid"]
-    quiet = gate & (level < peak - 15.0) & ((hiss <= -6.0) | (level < peak - 30.0))
-    releasing = (level < peak - 10.0) & (hiss <= 0.0)
-    out = np.zeros(len(level), bool)
-    shortest, longest, rise = round(0.02 / hop), round(0.2 / hop), round(0.04 / hop)
-
-    def close_through_release(s: int, e: int) -> None:
-        tail = e
-        while tail < min(e + rise, len(level)) and releasing[tail]:
-            tail += 1
-        out[s:tail] = True
-
-    for s, e in _runs(quiet):
-        if s == 0 or not gate[s - 1] or e - s < shortest:
-            continue
-        if e == len(level) or not gate[e]:
-            out[s:e] = True  # the lips close as speech ends
-        elif e - s <= longest and level[e:e + rise + 1].max() >= level[s:e].min() + 6.0:
-            close_through_release(s, e)
-    for onset, _ in _runs(gate):
-        if onset > 0:
-            close_through_release(onset, onset)
-    return out
-
-
-def _bilabial_murmur(db: dict[str, np.ndarray], gate: np.ndarray, hop: float) -> np.ndarray:
-    """Hops of an /m/: clearly weaker than the vowels around, low-frequency, little above 3 kHz.
-
-    /n/ and /ng/ share the murmur; an /m/'s anti-resonance near 1 kHz leaves its 1-3 kHz band
-    stronger against 0.3-1 kHz than theirs, and /u/ and /w/ are both louder and rounder.
-    """
-    level, peak = db["speech"], db["peak"]
-    murmur = (gate & (level < peak - 7.0) & (level > peak - 30.0)
-              & (db["low"] - db["mid"] >= 4.0) & (db["high"] - db["mid"] <= -10.0)
-              & (db["f2"] - db["f1"] >= -6.0))
-    out = np.zeros(len(level), bool)
-    for s, e in _runs(murmur):
-        if round(0.03 / hop) <= e - s <= round(0.25 / hop):
-            out[s:e] = True
-    return out
-
-
-def _attack_release(x: np.ndarray, hop: float) -> np.ndarray:
-    """One-pole smoothing that opens fast and closes a little slower."""
-    up, down = 1.0 - np.exp(-hop / _ATTACK), 1.0 - np.exp(-hop / _RELEASE)
-    out = np.empty_like(x)
-    y = 0.0
-    for i, v in enumerate(x.tolist()):
-        y += (up if v > y else down) * (v - y)
-        out[i] = y
-    return out
-
-
-def _width(db: dict[str, np.ndarray], gate: np.ndarray, closure: np.ndarray, hop: float) -> np.ndarray:
-    """Spread (+) or rounded (-) from the F2 proxy of voiced hops, held through consonants."""
-    level, peak = db["speech"], db["peak"]
-    voiced = gate & ~closure & (level > peak - 12.0) & (db["high"] < db["mid"])
-    if voiced.sum() < 3:
-        return np.zeros(len(level))
-    tilt = db["front"] - db["back"]
-    lo, mid, hi = np.percentile(tilt[voiced], [10, 50, 90])
-    scale = max(hi - lo, 6.0) / 2.0
-    held = np.interp(np.arange(len(level)), np.flatnonzero(voiced), tilt[voiced])
-    width = np.clip((held - mid) / scale, -1.0, 1.0) * gate
-    return gaussian_filter1d(width, 0.03 / hop)
 
 
 def _frame_spans(times: np.ndarray, hop: float) -> tuple[np.ndarray, np.ndarray]:
