@@ -26,6 +26,10 @@ class RenderOptions:
     #: x264 quality; None picks the highest CRF that keeps the input's pixels (media.quality).
     crf: int | None = None
     preset: str = "veryfast"
+    #: A clip of the same person speaking in sync with its own audio, to learn how their mouth
+    #: moves (engine.calibration). None learns it from the input's own speech where that follows
+    #: the mouth; the new audio is never compared with it.
+    calibration_video: str | None = None
 
 
 @dataclass

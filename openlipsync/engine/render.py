@@ -15,6 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from openlipsync.engine.calibration import SpeakerFit, fit_from_clip
 from openlipsync.engine.composite import paste
 from openlipsync.engine.face_track import LandmarkTrack, track_faces
 from openlipsync.engine.library import ClipPass
@@ -70,6 +71,25 @@ def _mouth_renderer(options: RenderOptions, track: LandmarkTrack, targets: Mouth
     raise MediaError("invalid_parameters", f"generation mode {options.mode!r} is not available")
 
 
+def _speaker_fit(video: str | Path, has_audio: bool, start: float, frame_times: np.ndarray,
+                 track: LandmarkTrack, options: RenderOptions) -> SpeakerFit | None:
+    """How this speaker's mouth realises articulation: from the calibration clip, else the input's speech."""
+    if options.calibration_video is not None:
+        info = probe_video(options.calibration_video)
+        times: list[float] = []
+
+        def images():
+            for frame in read_frames(options.calibration_video, 0.0, None, None):
+                times.append(frame.time)
+                yield frame.image
+
+        own_track = track_faces(images(), info.width, info.height)
+        return fit_from_clip(options.calibration_video, SPEECH_RATE, np.array(times), own_track)
+    if has_audio:
+        return fit_from_clip(video, SPEECH_RATE, frame_times, track, offset=start)
+    return None
+
+
 def render(
     video: str | Path,
     audio: str | Path,
@@ -114,6 +134,9 @@ def render(
     total = len(schedule.source)
     progress("speech", 0, 1)
     targets = analyse_speech(iter_audio(audio, rate=SPEECH_RATE), SPEECH_RATE, schedule.times)
+    fit = _speaker_fit(video, info.has_audio, start, np.array(frame_times), track, options)
+    if fit is not None:
+        targets = fit.apply(targets)
     progress("speech", 1, 1)
     stage_seconds["speech"] = time.perf_counter() - mark
 
@@ -144,6 +167,9 @@ def render(
     stage_seconds["rendering"] = time.perf_counter() - mark
 
     notes = list(renderer.notes)
+    if fit is not None:
+        source_name = "the calibration clip" if options.calibration_video else "the input's own speech"
+        notes.append(f"mouth movements calibrated to this speaker on {fit.frames} frames of {source_name}")
     if failed:
         notes.append(f"{failed} frames could not be re-rendered and were left as they were")
     if with_face + failed == 0:
