@@ -1,6 +1,6 @@
 """Every benchmark in turn, each refreshing its own section of docs/benchmarks.md.
 
-    .venv/bin/python -m benchmarks.run_all      (what `make bench` runs; about an hour on 2 cores)
+    .venv/bin/python -m benchmarks.run_all      (what `make bench` runs; about two hours on 2 cores)
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ BENCHMARKS = [
     ("benchmarks.quality", []),  # lite, with its contact sheet; modes judges all three
     ("benchmarks.modes", []),
     ("benchmarks.throughput", []),
+    ("benchmarks.reenact", ["--targets"]),  # a minute: the speech targets against the real mouths
+    ("benchmarks.reenact", []),  # every synchronous clip re-rendered from its own audio, all modes
 ]
 
 
