@@ -28,9 +28,9 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run_all
 
 # The phonetic front end's model (openlipsync/engine/assets/visemes.npz): synthetic speech with exact
-# phone times from espeak-ng and festival voices, augmented, then a numpy network. About 25 minutes.
+# phone times from espeak-ng and festival voices, augmented, then a numpy network. About 10 minutes.
 CORPUS := training/data
 train-visemes: $(STAMP)
 	scripts/train-deps.sh
 	$(BIN)/python -m training.visemes.corpus $(CORPUS) --minutes 60
-	$(BIN)/python -m training.visemes.train $(CORPUS)/corpus.npz --minutes 12 --report $(CORPUS)/report.json
+	$(BIN)/python -m training.visemes.train $(CORPUS)/corpus.npz --minutes 8 --report $(CORPUS)/report.json

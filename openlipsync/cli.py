@@ -46,7 +46,8 @@ def _render(args: argparse.Namespace) -> int:
     from openlipsync.media.errors import MediaError
 
     options = RenderOptions(mode=args.mode, start=args.start, end=args.end, max_fps=args.max_fps,
-                            audio_longer=args.audio_longer, crf=args.crf, preset=args.preset)
+                            audio_longer=args.audio_longer, crf=args.crf, preset=args.preset,
+                            calibration_video=str(args.calibrate) if args.calibrate else None)
     with _terminal_only_for_us() as terminal:
         console = Console(file=terminal, stderr=True)
         bar = Progress(TextColumn("{task.description:<10}"), BarColumn(), MofNCompleteColumn(),
@@ -90,6 +91,9 @@ def _add_render(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--crf", type=int, default=None,
                    help="x264 quality (lower is better); default: chosen so untouched pixels stay faithful")
     p.add_argument("--preset", default="veryfast", help="x264 speed preset")
+    p.add_argument("--calibrate", type=Path, default=None, metavar="CLIP",
+                   help="a clip of the same person speaking in sync, to learn how their mouth moves "
+                        "(default: the input's own speech, where it follows the mouth)")
     p.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(handler=_render)
