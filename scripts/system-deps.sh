@@ -8,15 +8,7 @@ missing=()
 command -v espeak-ng >/dev/null || missing+=(espeak-ng)
 ldconfig -p | grep -q libespeak-ng.so.1 || missing+=(libespeak-ng1)
 command -v chromium >/dev/null || missing+=(chromium)
-if [ ${#missing[@]} -gt 0 ]; then
-  if [ "$(id -u)" != 0 ]; then
-    echo "missing Debian packages: ${missing[*]} (run as root or: sudo apt-get install ${missing[*]})" >&2
-    exit 1
-  fi
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+"$(dirname "$0")/apt-install-missing.sh" "${missing[@]}"
 
 if command -v pg_isready >/dev/null && ! pg_isready -q -h 127.0.0.1; then
   pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql)" main start || true
