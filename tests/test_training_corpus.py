@@ -30,8 +30,24 @@ from training.visemes.phones import (
 )
 from training.visemes.synth import Synthesis, espeak
 
-needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="run scripts/train-deps.sh")
-needs_festival = pytest.mark.skipif(shutil.which("festival") is None, reason="run scripts/train-deps.sh")
+
+def _installed(command: str) -> None:
+    if shutil.which(command) is None:
+        pytest.fail(f"{command} is missing: scripts/system-deps.sh installs it (make test runs it)")
+
+
+@pytest.fixture
+def espeak_ng_installed() -> None:
+    _installed("espeak-ng")
+
+
+@pytest.fixture
+def festival_installed() -> None:
+    _installed("festival")
+
+
+needs_espeak = pytest.mark.usefixtures("espeak_ng_installed")
+needs_festival = pytest.mark.usefixtures("festival_installed")
 
 SENTENCES = {
     "en-us": "Bob bought a big map. Which thick fudge should Judy choose? Her bird saw four boys, now.",
