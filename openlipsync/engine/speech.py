@@ -71,8 +71,7 @@ def analyse_speech(chunks: Iterable[np.ndarray], rate: int, frame_times: np.ndar
     hops = hop_features(chunks, rate)
     level = 10.0 * np.log10(np.maximum(hops.bands["speech"], 10 ** (_SILENT_DB / 10)))
     gate, zero, loud = _speech_gate(level, hops.hop)
-    art = articulation(shipped_model().posteriors(hops.mel), hops.hop) if len(level) else \
-        np.zeros((0, len(ARTICULATORS)))
+    art = articulation(shipped_model().posteriors(hops.mel), hops.hop)
     stress = np.clip((level - zero) / max(loud - zero, 1e-6), 0.0, 1.0)
     art[:, _OPEN] *= (1.0 - _LOUDNESS_SHARE) + _LOUDNESS_SHARE * stress
     art[~gate] = 0.0  # silence: the rest articulation (lips together, relaxed)

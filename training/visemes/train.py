@@ -43,15 +43,16 @@ class Split:
 
 
 def load_split(corpus: Path, split: str) -> Split:
-    data = np.load(corpus, allow_pickle=False)
-    starts, splits = data["utt_start"], data["split"]
-    if tuple(str(c) for c in data["classes"]) != CLASSES:
+    with np.load(corpus, allow_pickle=False) as data:  # each key read decompresses the whole array
+        starts, splits, classes = data["utt_start"], data["split"], data["classes"]
+        mels, labels = data["mel"], data["labels"]
+    if tuple(str(c) for c in classes) != CLASSES:
         raise SystemExit(f"{corpus} was built for other classes than the engine's {CLASSES}")
     xs, ys, us = [], [], []
     for u in np.flatnonzero(splits == split):
-        mel = data["mel"][starts[u]:starts[u + 1]]
+        mel = mels[starts[u]:starts[u + 1]]
         xs.append(model_inputs(log_mel_normalised(mel), CONTEXT))
-        ys.append(data["labels"][starts[u]:starts[u + 1]].astype(np.int64))
+        ys.append(labels[starts[u]:starts[u + 1]].astype(np.int64))
         us.append(np.full(len(mel), u))
     if not xs:
         raise SystemExit(f"{corpus} holds no {split!r} utterances")
