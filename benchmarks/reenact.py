@@ -2,7 +2,7 @@
 
     .venv/bin/python -m benchmarks.reenact [--modes lite,standard,pro] [--clips a.mp4,b.mp4]
         [--json OUT.json] [--before EARLIER.json] [--label NAME] [--no-doc]
-        [--targets | --calibration | --control]
+        [--targets | --calibration | --control] [--readout-dir training/data/readout]
 
 What it measures, and why. The loudness judge (``../shared/tools/syncjudge/run``) asks whether a
 rendered mouth opens when the speech is loud. A mouth that simply follows loudness passes it,
@@ -37,6 +37,10 @@ frames, so the pixels are the original's): a remux can only cut at a keyframe.
 ``--control`` renders each clip from digital silence instead and checks it the same way: what
 the figures score when the renderer has nothing to follow (the input's own mouth motion that shows
 through), the floor to read the re-enactment figures against.
+
+``--readout-dir`` renders each clip with ``DIR/<clip>.npz``, the real-mouth readout fitted without
+that clip (``python -m training.readout.fit`` writes them): the shipped readout learned from these
+very clips, so figures measured with it would flatter it.
 
 ``--json`` keeps the raw figures; an existing file keeps the parts this run did not measure, so a
 render run and a ``--targets`` run can share one file. ``--before`` puts an earlier run's figures
@@ -284,7 +288,17 @@ def lagged(target: np.ndarray, real: np.ndarray) -> Json:
             "by_lag": {str(k): round(v, 3) for k, v in rs.items()}}
 
 
-def targets_diagnostic(name: str, inputs: Inputs) -> Json:
+def readout_option(readout_dir: Path | None, name: str) -> Json:
+    """The RenderOptions / analyse_speech argument that picks ``name``'s held-out readout, if asked."""
+    if readout_dir is None:
+        return {}
+    path = readout_dir / f"{Path(name).stem}.npz"
+    if not path.is_file():
+        raise SystemExit(f"{path} is missing: python -m training.readout.fit --heldout-dir {readout_dir}")
+    return {"readout": str(path)}
+
+
+def targets_diagnostic(name: str, inputs: Inputs, readout_dir: Path | None = None) -> Json:
     began = time.perf_counter()
     info = probe_video(inputs.clip)
     times: list[float] = []
@@ -295,7 +309,8 @@ def targets_diagnostic(name: str, inputs: Inputs) -> Json:
             yield frame.image
 
     track = track_faces(images(), info.width, info.height, expected_frames=inputs.frames)
-    targets = analyse_speech(iter_audio(inputs.own_wav, rate=RATE), RATE, np.array(times))
+    targets = analyse_speech(iter_audio(inputs.own_wav, rate=RATE), RATE, np.array(times),
+                             **readout_option(readout_dir, name))
     points = np.asarray(track.points, dtype=np.float64)
     iod = eye_distance(points)
     opening = mouth_opening(points)
@@ -383,7 +398,8 @@ def targets_table(results: dict[str, Json], before: dict[str, Json] | None) -> l
 def _describe(part: Json) -> str:
     engine = part["engine"]
     state = "with uncommitted changes" if engine["dirty"] else "clean"
-    return f"engine `{engine['path']}` at {engine['commit']} ({state}), label `{part['label']}`"
+    held_out = f" ({part['readout']})" if part.get("readout") else ""
+    return f"engine `{engine['path']}` at {engine['commit']} ({state}), label `{part['label']}`{held_out}"
 
 
 def _notes(results: dict[str, Json], mode: str) -> list[str]:
@@ -408,7 +424,8 @@ def silence_for(wav: Path) -> Path:
     return path
 
 
-def run_renders(clips: list[str], modes: list[str], work: Path, save: Save, *, control: bool = False) -> Json:
+def run_renders(clips: list[str], modes: list[str], work: Path, save: Save, *, control: bool = False,
+                readout_dir: Path | None = None) -> Json:
     """Each clip rendered from its own audio (``control``: from silence) and checked against itself."""
     part = stamp(work.name) | {"modes": {m: {} for m in modes}, "inputs": {}}
     for name in clips:
@@ -417,7 +434,8 @@ def run_renders(clips: list[str], modes: list[str], work: Path, save: Save, *, c
         audio = silence_for(inputs.own_wav) if control else inputs.own_wav
         for mode in modes:
             out = work / f"{Path(name).stem}_{mode}{'_control' if control else ''}.mp4"
-            row = render_and_check(inputs.clip, inputs.silent, audio, out, RenderOptions(mode=mode))
+            options = RenderOptions(mode=mode, **readout_option(readout_dir, name))
+            row = render_and_check(inputs.clip, inputs.silent, audio, out, options)
             part["modes"][mode][name] = row
             print(f"{name} {mode}: " + ", ".join(f"{k} {row.get(k)}" for k, _ in FIGURES)
                   + f" (render {row['render_s']} s, selfcheck {row['selfcheck_s']} s)", flush=True)
@@ -425,10 +443,10 @@ def run_renders(clips: list[str], modes: list[str], work: Path, save: Save, *, c
     return part
 
 
-def run_targets(clips: list[str], work: Path, save: Save) -> Json:
+def run_targets(clips: list[str], work: Path, save: Save, readout_dir: Path | None = None) -> Json:
     part = stamp(work.name) | {"clips": {}}
     for name in clips:
-        row = targets_diagnostic(name, prepare(name, work))
+        row = targets_diagnostic(name, prepare(name, work), readout_dir)
         part["clips"][name] = row
         said = [f"{k} r0 {row[k]['r0']} best {row[k]['r_best']} ({row[k]['best_lag']:+d})"
                 for k in ("open", "width")]
@@ -484,6 +502,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--before", type=Path, help="an earlier run's --json: before -> after columns")
     parser.add_argument("--label", default="current", help="run name (and out/reenact/NAME)")
     parser.add_argument("--no-doc", action="store_true", help="do not write docs/benchmarks.md")
+    parser.add_argument("--readout-dir", type=Path,
+                        help="render each clip with DIR/<clip>.npz, its held-out real-mouth readout")
     which = parser.add_mutually_exclusive_group()
     which.add_argument("--targets", action="store_true", help="speech targets vs the real mouth only")
     which.add_argument("--calibration", action="store_true", help="calibrate on one half, re-enact the other")
@@ -503,6 +523,8 @@ def main(argv: list[str] | None = None) -> int:
     command = "python -m benchmarks.reenact " + " ".join(argv if argv is not None else sys.argv[1:])
 
     def save(part: Json) -> None:
+        if args.readout_dir:
+            part["readout"] = "held out: each clip with the real-mouth readout fitted without it"
         if args.json:
             data = json.loads(args.json.read_text()) if args.json.exists() else {}
             data[key] = part
@@ -510,7 +532,7 @@ def main(argv: list[str] | None = None) -> int:
 
     began = time.perf_counter()
     if args.targets:
-        part = run_targets(clips, work, save)
+        part = run_targets(clips, work, save, args.readout_dir)
         old = before.get("targets", {}).get("clips") if before else None
         body = [f"{_describe(part)}. The speech analysis of each clip's own audio (`analyse_speech`) "
                 "against the real mouth, tracked on the original by the engine's tracker: `open` vs the "
@@ -548,7 +570,7 @@ def main(argv: list[str] | None = None) -> int:
         section = "reenact-control"
         title = "Re-enactment control: every synchronous clip rendered from silence"
     else:
-        part = run_renders(clips, modes, work, save)
+        part = run_renders(clips, modes, work, save, readout_dir=args.readout_dir)
         old_part = before.get("renders") if before else None
         body = [f"{_describe(part)}. Each clip's audio track removed, the silent video rendered from that "
                 "same audio, and the rendered mouth compared frame by frame with the real one by "

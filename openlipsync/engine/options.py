@@ -30,6 +30,9 @@ class RenderOptions:
     #: moves (engine.calibration). None learns it from the input's own speech where that follows
     #: the mouth; the new audio is never compared with it.
     calibration_video: str | None = None
+    #: The real-mouth readout's file (engine.readout); None is the one the package ships. The
+    #: re-enactment benchmark names each clip's held-out readout, fitted without that clip.
+    readout: str | None = None
 
 
 @dataclass

@@ -133,7 +133,8 @@ def render(
     schedule = plan(np.array(frame_times), end - start, audio_seconds, options.audio_longer)
     total = len(schedule.source)
     progress("speech", 0, 1)
-    targets = analyse_speech(iter_audio(audio, rate=SPEECH_RATE), SPEECH_RATE, schedule.times)
+    targets = analyse_speech(iter_audio(audio, rate=SPEECH_RATE), SPEECH_RATE, schedule.times,
+                             readout=options.readout)
     fit = _speaker_fit(video, info.has_audio, start, np.array(frame_times), track, options)
     if fit is not None:
         targets = fit.apply(targets)

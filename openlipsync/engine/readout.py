@@ -1,0 +1,85 @@
+"""From what the front end hears to how wide a real mouth is: a readout fitted on real talking clips.
+
+The front end (``phonetics``) learned its classes from synthetic voices, whose phones are crisp;
+on recorded speech its posteriors are softer and its timing less certain, and the articulation
+table (``visemes``) is a phonetician's idealisation, not a measured mouth. Re-enacting real
+clips, the table's width followed the real mouth's at r = 0.19. So half of the width that drives
+the renderers is read from the posteriors and loudness around each frame (+-120 ms) by a ridge
+regression fitted on the tracked mouths of real people speaking (``training/readout``); each
+clip left out in turn, the mix reaches r = 0.25 on the clip its fit did not see (docs/engine.md).
+
+The same readout of the opening was measured too and is not used: held out, it gained little
+over the table and flattened the contrast between sounds that the phoneme tests ask for.
+Regression also averages away what it cannot predict, which would leave lips moving at about a
+third of a real mouth's range; the movement is scaled up to :data:`SPREAD_SHARE` of the real
+mouths' spread, which the held-out error barely notices (docs/engine.md).
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from openlipsync.engine.frame_windows import frame_spans, window_mean
+
+READOUT_PATH = Path(__file__).with_name("assets") / "readout.npz"
+#: Offsets (s) of the frame-sized windows summarised for each frame: lips lead and lag the sound.
+TAPS = np.round(np.arange(-0.12, 0.121, 0.04), 3)
+#: Share of the real mouths' movement (standard deviation) the predictions are scaled to.
+SPREAD_SHARE = 0.6
+_LOUD_PERCENTILE, _FLOOR_PERCENTILE, _MAX_RANGE_DB = 95, 10, 50.0
+
+
+def relative_level(level_db: np.ndarray) -> np.ndarray:
+    """Each hop's level between the track's floor (0) and its loud speech (1): gain-free loudness."""
+    level_db = np.asarray(level_db, np.float64)
+    if len(level_db) == 0:
+        return level_db
+    loud = float(np.percentile(level_db, _LOUD_PERCENTILE))
+    floor = max(float(np.percentile(level_db, _FLOOR_PERCENTILE)), loud - _MAX_RANGE_DB)
+    return np.clip((level_db - floor) / max(loud - floor, 1e-6), -0.5, 1.5)
+
+
+def frame_inputs(posteriors: np.ndarray, level_db: np.ndarray, hop: float, times: np.ndarray,
+                 taps: np.ndarray = TAPS) -> np.ndarray:
+    """(N, len(taps) * (classes + 1)) inputs of the frames at ``times``: posteriors and relative
+    level averaged over a frame-sized window at each tap. Training and inference share it."""
+    per_hop = np.concatenate([np.asarray(posteriors, np.float64), relative_level(level_db)[:, None]], axis=1)
+    quiet = per_hop.min(axis=0) if len(per_hop) else np.zeros(per_hop.shape[1])
+    times = np.asarray(times, np.float64)
+    return np.concatenate([window_mean(per_hop, hop, *frame_spans(times + tap, hop), quiet) for tap in taps],
+                          axis=1)
+
+
+@dataclass(frozen=True)
+class Readout:
+    """Linear in the standardised frame inputs."""
+
+    taps: np.ndarray
+    mean: np.ndarray  # (F,) input centre
+    scale: np.ndarray  # (F,) input spread
+    coef: np.ndarray  # (F + 1,): intercept, then one weight per input
+
+    def predict(self, inputs: np.ndarray) -> np.ndarray:
+        """Width per frame, in the speech targets' units (+ spread, - rounded)."""
+        x = (np.asarray(inputs, np.float64) - self.mean) / self.scale
+        return self.coef[0] + x @ self.coef[1:]
+
+    def save(self, path: str | Path) -> None:
+        np.savez(path, taps=self.taps, mean=self.mean, scale=self.scale, coef=self.coef)
+
+    @classmethod
+    def load(cls, path: str | Path) -> Readout:
+        with np.load(path, allow_pickle=False) as data:
+            return cls(taps=data["taps"], mean=data["mean"], scale=data["scale"], coef=data["coef"])
+
+
+@functools.lru_cache(maxsize=4)
+def load_readout(path: str | Path = READOUT_PATH) -> Readout:
+    """A readout file, loaded once per process (the shipped one by default)."""
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"{path} is missing: the package ships it (make train-visemes)")
+    return Readout.load(path)
