@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import itertools
 import os
 
-import av
 import numpy as np
 import pytest
 
@@ -17,32 +15,15 @@ from openlipsync.engine.speech import analyse_speech
 from openlipsync.engine.warp import displacement
 from openlipsync.media.audio import iter_audio
 from tests import generate
-from tests.conftest import shared_media
+from tests.faces import meshed_frames
 
 os.environ.setdefault("GLOG_minloglevel", "2")
-
-
-def _meshed_frames(name: str, count: int) -> list[tuple[np.ndarray, np.ndarray | None]]:
-    """The first ``count`` frames of a shared clip with MediaPipe's raw landmarks (None: no face)."""
-    import mediapipe as mp
-
-    found = []
-    with av.open(str(shared_media(name))) as container, mp.solutions.face_mesh.FaceMesh(
-        max_num_faces=1
-    ) as mesh:
-        for frame in itertools.islice(container.decode(video=0), count):
-            image = frame.to_ndarray(format="rgb24")
-            faces = mesh.process(image).multi_face_landmarks
-            h, w = image.shape[:2]
-            points = np.array([[p.x * w, p.y * h] for p in faces[0].landmark], np.float32) if faces else None
-            found.append((image, points))
-    return found
 
 
 @pytest.fixture(scope="module")
 def face() -> tuple[np.ndarray, np.ndarray]:
     """The frame of woman_flags.mp4's first 2 s where her lips are closest, with its landmarks."""
-    faces = [(ms.inner_gap(points), image, points) for image, points in _meshed_frames("woman_flags.mp4", 50)
+    faces = [(ms.inner_gap(points), image, points) for image, points in meshed_frames("woman_flags.mp4", 50)
              if points is not None]
     gap, image, points = min(faces, key=lambda found: found[0])
     assert gap < 0.05, "woman_flags.mp4 must show closed lips in its first 2 s"
@@ -122,7 +103,7 @@ def test_open_target_shows_a_dark_mouth_where_closed_shows_lips(face):
 @pytest.fixture(scope="module")
 def teeth() -> list[tuple[np.ndarray, np.ndarray]]:
     """Frames 1-4 of woman_indoor.mp4: mouth open 9-18% of the eye distance, upper teeth showing."""
-    found = _meshed_frames("woman_indoor.mp4", 5)[1:]
+    found = meshed_frames("woman_indoor.mp4", 5)[1:]
     assert all(points is not None for _, points in found), "woman_indoor.mp4 opens on her face"
     return found
 

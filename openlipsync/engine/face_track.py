@@ -393,10 +393,13 @@ def track_faces(
     *,
     progress: Callable[[int], None] | None = None,
     expected_frames: int | None = None,
+    observe: Callable[[np.ndarray, np.ndarray | None], None] | None = None,
 ) -> LandmarkTrack:
     """Track the speaker's face through ``frames`` (HxWx3 uint8 RGB, in order); never raises for a
     frame without a face. ``progress(done)`` is called after each frame; ``expected_frames`` sizes
-    the point store up front (it grows if the clip is longer)."""
+    the point store up front (it grows if the clip is longer). ``observe(image, points)`` sees
+    each frame with its raw landmarks (None without a usable face) while the image is at hand,
+    so a later stage can keep what it needs of it without a second decode."""
     raw = _FrameStore(expected_frames or 256)
     ok: list[bool] = []
     previous = None
@@ -406,6 +409,8 @@ def track_faces(
             ok.append(points is not None and _usable(points, tracker.yaw_deg, previous, width, height))
             raw.append(points)
             previous = points
+            if observe is not None:
+                observe(image, points if ok[-1] else None)
             if progress is not None:
                 progress(len(ok))
     flags = np.array(ok, dtype=bool)

@@ -1,9 +1,12 @@
-"""`lite` mode: move the frame's own lips and jaw to the target shape and paint the inner mouth.
+"""`lite` mode: move the frame's own lips and jaw to the target shape and fill the inner mouth.
 
 Geometric and fast: a thin-plate warp of the lower face takes the source's opening out and the
-target's in (mouth_shape.retarget), so the old speech does not show through. Where the target
-opens wider than the source was, the warp can only stretch lip pixels, so the cavity there is
-painted: a dark, shaded mouth interior with a hint of upper teeth, lit like the face around it.
+target's in (mouth_shape.retarget), so the old speech does not show through. The warp can only
+stretch lip pixels, so what shows between the lips of an open target comes from the person's
+own open mouth elsewhere in the clip (``interior``): their teeth, tongue and shading, fitted to
+the target's lips in every open frame, so the teeth do not change from frame to frame. Only a
+clip that never opens its mouth gets a painted cavity: a dark, shaded interior with a hint of
+upper teeth, lit like the face around it.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from scipy.ndimage import gaussian_filter1d, maximum_filter1d
 
 from openlipsync.engine import mouth_shape as ms
 from openlipsync.engine.face_track import LandmarkTrack
+from openlipsync.engine.interior import MouthInterior, lightness
 from openlipsync.engine.speech import MouthTargets
 from openlipsync.engine.warp import displacement, remap
 
@@ -29,7 +33,6 @@ _TOOTH_SEAM = 0.009
 #: (teeth are pale, the inside of a mouth dark); below _TEETH_MIN_GAP there is nothing to see.
 _TEETH_CONTRAST = 1.2
 _TEETH_MIN_GAP = 0.03
-_CHEEKS = (205, 425)
 #: How far outside the jaw the warp is pinned to zero (inter-ocular units).
 _PIN_MARGIN = 0.35
 #: The blend mask: the moved landmarks' hull grown by _GROW, then feathered by a Gaussian of _SOFT.
@@ -57,7 +60,8 @@ class MouthPose:
 class LiteRenderer:
     """Renders output frame k of a clip: the speech target for k applied to that frame's face."""
 
-    def __init__(self, track: LandmarkTrack, targets: MouthTargets, source: np.ndarray | None = None) -> None:
+    def __init__(self, track: LandmarkTrack, targets: MouthTargets, source: np.ndarray | None = None,
+                 interior: MouthInterior | None = None) -> None:
         sample = np.flatnonzero(track.ok)[:: max(int(track.ok.sum()) // 400, 1)]
         max_gap = ms.typical_max_gap(np.array([ms.inner_gap(track.points[i]) for i in sample]))
         gaps = np.where(targets.closed, 0.0, targets.open * max_gap)
@@ -66,6 +70,7 @@ class LiteRenderer:
         self.source = np.arange(len(self.poses)) if source is None else source
         self.rest = ms.rest_lips(track.points, track.ok)
         self.amount = _amounts(track, self.source, gaps, targets.width)
+        self.interior = interior
         self.notes: list[str] = []
 
     def render(self, image: np.ndarray, points: np.ndarray, k: int):
@@ -73,7 +78,7 @@ class LiteRenderer:
         if self.amount[k] < _UNTOUCHED:
             return None
         return render_mouth(image, points, self.poses[k], self.rest.at(int(self.source[k])),
-                            float(self.amount[k]))
+                            float(self.amount[k]), self.interior)
 
 
 def _amounts(track: LandmarkTrack, source: np.ndarray, gaps: np.ndarray, widths: np.ndarray) -> np.ndarray:
@@ -222,12 +227,7 @@ def _tooth_shading(frame: ms.HeadFrame, edge: np.ndarray, depth: float, offset, 
 
 def _lightness(image: np.ndarray, points: np.ndarray) -> float:
     """Cheek brightness relative to a well-lit face, so painted teeth are not brighter than skin."""
-    h, w = image.shape[:2]
-    vals = []
-    for i in _CHEEKS:
-        x, y = np.clip(np.round(points[i]).astype(int), 0, (w - 1, h - 1))
-        vals.append(image[max(y - 2, 0) : y + 3, max(x - 2, 0) : x + 3].mean())
-    return float(np.clip(np.mean(vals) / 170.0, 0.35, 1.15))
+    return float(np.clip(lightness(image, points) / 170.0, 0.35, 1.15))
 
 
 def _split_mask(target: np.ndarray, frame: ms.HeadFrame, box, shape: tuple[int, int]) -> np.ndarray:
@@ -267,11 +267,13 @@ def _inset_lips(points: np.ndarray, amounts: tuple[float, float]) -> np.ndarray:
 
 
 def render_mouth(image: np.ndarray, points: np.ndarray, pose: MouthPose, lips: np.ndarray | None = None,
-                 amount: float = 1.0):
+                 amount: float = 1.0, interior: MouthInterior | None = None):
     """The warped lower face for one frame: (patch, box, alpha) for the compositor.
 
     ``lips``: the speaker's rest lips for this frame (see mouth_shape.RestLips); default its own.
     ``amount``: how far the landmarks move from where they are to the target (1: all the way).
+    ``interior``: the clip's own open mouth, shown between the lips wherever they part; without
+    one, the part of the opening the source does not show is painted.
 
     ``patch`` is float32 RGB covering ``box``; ``alpha`` says how much of it replaces the input,
     zero at the box edges, so pixels outside the lower face are the input's own.
@@ -298,7 +300,10 @@ def render_mouth(image: np.ndarray, points: np.ndarray, pose: MouthPose, lips: n
     upper = _split_mask(target, frame, box, (y1 - y0, x1 - x0))[..., None]
     patch = remap(image, fields[1] + upper * (fields[0] - fields[1]), box)
 
-    if opening:
+    target_gap = ms.inner_gap(target, frame)
+    if interior is not None and target_gap >= _TEETH_MIN_GAP:
+        interior.paint(patch, target, box, frame, lightness(image, points))
+    elif opening:
         kept = tuple(source_gap / 2 if shown else 0.0 for shown in teeth)
         _cavity(patch, target, box, frame, pose.gap, kept, _lightness(image, points))
 

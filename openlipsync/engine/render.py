@@ -18,6 +18,7 @@ import numpy as np
 from openlipsync.engine.calibration import SpeakerFit, fit_from_clip
 from openlipsync.engine.composite import paste
 from openlipsync.engine.face_track import LandmarkTrack, track_faces
+from openlipsync.engine.interior import InteriorCollector, MouthInterior
 from openlipsync.engine.library import ClipPass
 from openlipsync.engine.lite import LiteRenderer
 from openlipsync.engine.options import Progress, RenderOptions, RenderSummary, no_progress
@@ -57,17 +58,17 @@ def _clip_range(duration: float, options: RenderOptions) -> tuple[float, float]:
 
 
 def _mouth_renderer(options: RenderOptions, track: LandmarkTrack, targets: MouthTargets, clip: ClipPass,
-                    source: np.ndarray):
+                    source: np.ndarray, interior: MouthInterior | None):
     """The renderer for the requested mode: an object with ``render(image, points, k)`` and ``notes``.
 
     ``render`` returns (patch, box, alpha) for composite.paste, or None to keep the frame as it
-    is. ``clip`` says what the tracking pass covered and ``source`` which input frame each output
-    frame shows.
+    is. ``clip`` says what the tracking pass covered, ``source`` which input frame each output
+    frame shows, and ``interior`` is the clip's own open mouth for lite to show between the lips.
     """
     if options.mode == "lite":
-        return LiteRenderer(track, targets, source)
+        return LiteRenderer(track, targets, source, interior)
     if options.mode in ("standard", "pro"):
-        return exemplar_renderer(options.mode, clip, track, targets, source)
+        return exemplar_renderer(options.mode, clip, track, targets, source, interior)
     raise MediaError("invalid_parameters", f"generation mode {options.mode!r} is not available")
 
 
@@ -126,7 +127,9 @@ def render(
             progress("tracking", frame.index + 1, expected)
             yield frame.image
 
-    track = track_faces(tracked_images(), info.width, info.height, expected_frames=expected)
+    interior = InteriorCollector()
+    track = track_faces(tracked_images(), info.width, info.height, expected_frames=expected,
+                        observe=interior.observe)
     stage_seconds["tracking"] = time.perf_counter() - mark
 
     mark = time.perf_counter()
@@ -143,7 +146,7 @@ def render(
 
     mark = time.perf_counter()
     clip = ClipPass(video, info, start, end, options.max_fps, np.array(frame_times))
-    renderer = _mouth_renderer(options, track, targets, clip, schedule.source)
+    renderer = _mouth_renderer(options, track, targets, clip, schedule.source, interior.result())
     if options.mode != "lite":
         stage_seconds["library"] = time.perf_counter() - mark
     mark = time.perf_counter()

@@ -1,0 +1,183 @@
+"""The inside of the mouth, taken from the person's own frames: their teeth, tongue and shading.
+
+Lite moves the frame's own lips; where the new speech opens the mouth, what shows between them
+must come from somewhere. A painted cavity with a bar of teeth read as a cartoon next to the real
+frames. Every talking clip shows its speaker's open mouth somewhere, so while the tracker passes
+over the clip, :class:`InteriorCollector` keeps the widest, sharpest, most frontal open mouths
+(a handful of small crops in the canonical head frame, no frames held), and one of them becomes
+the clip's :class:`MouthInterior`.
+
+Each frame's interior is that one mouth fitted to the frame's inner-lip contour. The teeth are
+fixed to the jaws, so the upper part of the interior moves with the upper lip and the lower part
+with the lower lip, unstretched: a mouth opening less than the sample hides the middle of it (the
+dark back of the mouth) rather than squashing the teeth; one opening wider stretches only that
+middle. One sample for the whole clip keeps the teeth from flickering between frames. A clip
+that never opens its mouth has no interior to give; lite paints one then.
+"""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from openlipsync.engine import mouth_shape as ms
+from openlipsync.engine.exemplars import cut
+
+#: Crops are cut at the face's own size up to this many pixels per inter-ocular unit.
+_MAX_PPU = 160.0
+#: Candidates kept while the tracker passes (the widest openings so far).
+_CANDIDATES = 12
+#: A clip whose widest usable opening is below this (inter-ocular units) has no interior to show.
+_MIN_GAP = 0.09
+#: Candidates at least this share of the widest opening compete on sharpness.
+_WIDE_SHARE = 0.75
+#: |nose tip x| in canonical units above which a face is too turned to lend its mouth (talking clips
+#: sit at 0.05-0.15 most of the time; 0.3 is a face in three-quarter view).
+_MAX_TURN = 0.25
+#: Share of the target's opening that belongs to the upper lip's side of the interior.
+_UPPER_SHARE = 0.45
+_CHEEKS = (205, 425)
+_NOSE_TIP = 1
+
+
+def lightness(image: np.ndarray, points: np.ndarray) -> float:
+    """Mean brightness of the cheeks: how lit the face is, to carry an interior between frames."""
+    h, w = image.shape[:2]
+    vals = []
+    for i in _CHEEKS:
+        x, y = np.clip(np.round(points[i]).astype(int), 0, (w - 1, h - 1))
+        vals.append(image[max(y - 2, 0): y + 3, max(x - 2, 0): x + 3].mean())
+    return float(max(np.mean(vals), 1.0))
+
+
+def _curves(canon: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Upper and lower inner-lip curves (corner to corner) relative to the corners' midpoint."""
+    corner = canon[list(ms.CORNERS)].mean(axis=0)
+    return canon[list(ms.INNER_UPPER)] - corner, canon[list(ms.INNER_LOWER)] - corner
+
+
+def _at(curve: np.ndarray, x: np.ndarray) -> np.ndarray:
+    order = np.argsort(curve[:, 0])
+    return np.interp(x, curve[order, 0], curve[order, 1])
+
+
+@dataclass(frozen=True)
+class MouthInterior:
+    """One open mouth of the clip: its crop and inner-lip curves in mouth coordinates."""
+
+    crop: np.ndarray  # uint8 RGB, the exemplars.cut window at ``ppu``
+    ppu: float
+    origin: np.ndarray  # crop pixel (x, y) of the corners' midpoint
+    upper: np.ndarray  # (11, 2) inner upper lip in canonical units from the corners' midpoint
+    lower: np.ndarray  # (11, 2) inner lower lip
+    light: float  # cheek brightness of its frame
+    gap: float
+
+    def paint(self, patch: np.ndarray, target: np.ndarray, box: tuple[int, int, int, int],
+              frame: ms.HeadFrame, light: float) -> None:
+        """Fill the inside of ``target``'s inner lips in ``patch`` (float RGB over ``box``), in place."""
+        upper_t, lower_t = _curves(frame.to_canonical(target))
+        corner = frame.to_canonical(target[list(ms.CORNERS)]).mean(axis=0)
+        contour = frame.to_image(np.vstack([upper_t, lower_t[::-1]]) + corner)
+        pad = int(np.ceil(frame.scale * 0.02)) + 2
+        x0, y0 = np.maximum(np.floor(contour.min(axis=0)).astype(int) - pad - (box[0], box[1]), 0)
+        x1, y1 = np.ceil(contour.max(axis=0)).astype(int) + pad - (box[0], box[1])
+        sub = patch[y0:y1, x0:x1]
+        h, w = sub.shape[:2]
+        if h < 2 or w < 2:
+            return
+        offset = np.array([box[0] + x0, box[1] + y0], np.float64)
+        mask = np.zeros((h, w), np.float32)
+        cv2.fillPoly(mask, [np.round((contour - offset) * 4).astype(np.int32)], 1.0, lineType=cv2.LINE_AA,
+                     shift=2)
+        mask = cv2.GaussianBlur(mask, (0, 0), max(frame.scale * 0.008, 0.5))
+        ys, xs = np.mgrid[0:h, 0:w].astype(np.float64)
+        pix = np.stack([xs + offset[0], ys + offset[1]], -1).reshape(-1, 2)
+        mouth = frame.to_canonical(pix) - corner
+        src = self._source(mouth, upper_t, lower_t)
+        crop_xy = (src * self.ppu + self.origin).astype(np.float32).reshape(h, w, 2)
+        inside = cv2.remap(self.crop, crop_xy[..., 0], crop_xy[..., 1], cv2.INTER_LINEAR,
+                           borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
+        inside *= float(np.clip(light / self.light, 0.5, 1.6))
+        sub += mask[..., None] * (np.clip(inside, 0, 255) - sub)
+
+    def _source(self, mouth: np.ndarray, upper_t: np.ndarray, lower_t: np.ndarray) -> np.ndarray:
+        """Where each target point (mouth coordinates) is found in the sample: horizontally in
+        proportion to the corners, vertically at the same distance from its own lip."""
+        left_t, right_t = upper_t[0, 0], upper_t[-1, 0]
+        left_s, right_s = self.upper[0, 0], self.upper[-1, 0]
+        x = left_s + (mouth[:, 0] - left_t) * (right_s - left_s) / max(right_t - left_t, 1e-6)
+        top_t, bottom_t = _at(upper_t, mouth[:, 0]), _at(lower_t, mouth[:, 0])
+        top_s, bottom_s = _at(self.upper, x), _at(self.lower, x)
+        gap_t, gap_s = np.maximum(bottom_t - top_t, 0.0), np.maximum(bottom_s - top_s, 0.0)
+        split_t = top_t + _UPPER_SHARE * gap_t
+        from_top = mouth[:, 1] - top_t
+        from_bottom = bottom_t - mouth[:, 1]
+        # Each lip's own side, unstretched, as far as the sample has it; the middle stretched.
+        y_upper = top_s + np.minimum(from_top, _UPPER_SHARE * gap_s)
+        y_lower = bottom_s - np.minimum(from_bottom, (1 - _UPPER_SHARE) * gap_s)
+        y = np.where(mouth[:, 1] <= split_t, y_upper, y_lower)
+        return np.stack([x, y], axis=1)
+
+
+@dataclass(order=True)
+class _Candidate:
+    gap: float
+    crop: np.ndarray = field(compare=False)
+    ppu: float = field(compare=False)
+    origin: np.ndarray = field(compare=False)
+    upper: np.ndarray = field(compare=False)
+    lower: np.ndarray = field(compare=False)
+    light: float = field(compare=False)
+
+
+class InteriorCollector:
+    """Watches the tracking pass (``observe`` per frame) and keeps the clip's widest open mouths."""
+
+    def __init__(self) -> None:
+        self._heap: list[_Candidate] = []
+
+    def observe(self, image: np.ndarray, points: np.ndarray | None) -> None:
+        """One tracked frame: its landmarks, or None where it had no usable face."""
+        if points is None:
+            return
+        points = np.asarray(points, np.float64)
+        frame = ms.HeadFrame.from_points(points)
+        canon = frame.to_canonical(points)
+        gap = ms.inner_gap(points, frame)
+        if gap < _MIN_GAP or abs(canon[_NOSE_TIP, 0]) > _MAX_TURN:
+            return
+        if len(self._heap) >= _CANDIDATES and gap <= self._heap[0].gap:
+            return
+        ppu = float(min(frame.scale, _MAX_PPU))
+        crop, crop_points = cut(image, points, ppu)
+        upper, lower = _curves(canon)
+        origin = crop_points[list(ms.CORNERS)].mean(axis=0).astype(np.float64)
+        candidate = _Candidate(gap, crop, ppu, origin, upper, lower, lightness(image, points))
+        if len(self._heap) >= _CANDIDATES:
+            heapq.heapreplace(self._heap, candidate)
+        else:
+            heapq.heappush(self._heap, candidate)
+
+    def result(self) -> MouthInterior | None:
+        """The sharpest of the widest mouths seen, or None when the clip never opened its mouth."""
+        if not self._heap:
+            return None
+        widest = max(c.gap for c in self._heap)
+        wide = [c for c in self._heap if c.gap >= _WIDE_SHARE * widest]
+        best = max(wide, key=_sharpness)
+        return MouthInterior(best.crop, best.ppu, best.origin, best.upper, best.lower, best.light, best.gap)
+
+
+def _sharpness(candidate: _Candidate) -> float:
+    """Variance of the Laplacian inside the opening: motion blur and defocus lower it."""
+    grey = cv2.cvtColor(candidate.crop, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    lap = cv2.Laplacian(grey, cv2.CV_32F)
+    pts = np.vstack([candidate.upper, candidate.lower[::-1]]) * candidate.ppu + candidate.origin
+    mask = np.zeros(grey.shape, np.uint8)
+    cv2.fillPoly(mask, [np.round(pts).astype(np.int32)], 1)
+    inside = lap[mask > 0]
+    return float(inside.var()) if inside.size > 8 else 0.0

@@ -1,0 +1,103 @@
+"""The mouth interior lite shows: the person's own open mouth, kept from the tracking pass and fitted
+to each frame's lips."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+from openlipsync.engine import mouth_shape as ms
+from openlipsync.engine.exemplars import crop_size
+from openlipsync.engine.interior import InteriorCollector, MouthInterior, lightness
+from tests.faces import meshed_frames
+
+os.environ.setdefault("GLOG_minloglevel", "2")
+
+
+@pytest.fixture(scope="module")
+def talking() -> list[tuple[np.ndarray, np.ndarray]]:
+    """The first 2 s of woman_indoor.mp4 with a face: she talks, teeth showing."""
+    found = [(image, points) for image, points in meshed_frames("woman_indoor.mp4", 50) if points is not None]
+    assert len(found) >= 40, "woman_indoor.mp4 shows her face from the start"
+    return found
+
+
+def _interior_of(image: np.ndarray, points: np.ndarray) -> MouthInterior:
+    collector = InteriorCollector()
+    collector.observe(image, points)
+    interior = collector.result()
+    assert interior is not None, "an open, frontal mouth is an interior"
+    return interior
+
+
+def _paint(image: np.ndarray, points: np.ndarray, target: np.ndarray, interior: MouthInterior) -> np.ndarray:
+    h, w = image.shape[:2]
+    box = (0, 0, w, h)
+    patch = image.astype(np.float32)
+    interior.paint(patch, target, box, ms.HeadFrame.from_points(target), lightness(image, points))
+    return patch
+
+
+def _inside(target: np.ndarray, shape: tuple[int, ...], inset: float) -> np.ndarray:
+    """Pixels well inside ``target``'s inner lips (the contour pulled ``inset`` of the way to its centre)."""
+    import cv2
+
+    contour = np.vstack([target[list(ms.INNER_UPPER)], target[list(ms.INNER_LOWER)][::-1]])
+    contour = contour + inset * (contour.mean(axis=0) - contour)
+    mask = np.zeros(shape[:2], np.uint8)
+    cv2.fillPoly(mask, [np.round(contour).astype(np.int32)], 1)
+    return mask > 0
+
+
+def test_the_collector_keeps_a_wide_sharp_frontal_mouth(talking) -> None:
+    collector = InteriorCollector()
+    for image, points in talking:
+        collector.observe(image, points)
+    collector.observe(talking[0][0], None)  # a frame without a face is passed over
+    interior = collector.result()
+    assert interior is not None
+    widest = max(ms.inner_gap(points) for _, points in talking)
+    assert 0.75 * widest <= interior.gap <= widest
+    assert interior.crop.shape[:2] == crop_size(interior.ppu) and interior.crop.dtype == np.uint8
+
+
+def test_a_clip_that_never_opens_its_mouth_has_no_interior(talking) -> None:
+    collector = InteriorCollector()
+    for image, points in talking:
+        closed = ms.retarget(points, 0.0, 0.0)  # the same faces with their lips together
+        collector.observe(image, closed)
+    assert collector.result() is None
+
+
+def test_a_mouth_painted_into_its_own_frame_is_its_own(talking) -> None:
+    """Fitted to the lips it was cut from, the interior lands on its own pixels (the mapping is
+    the identity there; only the crop's resampling differs)."""
+    image, points = max(talking, key=lambda found: ms.inner_gap(found[1]))
+    interior = _interior_of(image, points)
+    painted = _paint(image, points, points, interior)
+    inside = _inside(points, image.shape, 0.2)
+    assert inside.sum() > 50
+    error = np.abs(painted[inside] - image[inside].astype(np.float32)).mean()
+    assert error < 8.0, f"mean error {error:.1f} of 255 inside the lips"
+
+
+def test_a_half_open_mouth_keeps_the_upper_teeth_under_the_upper_lip(talking) -> None:
+    """Closing half way hides the middle of the mouth, not the teeth: the band under the upper
+    lip stays as bright as the sample's own teeth, and nothing but the sample is painted."""
+    image, points = max(talking, key=lambda found: ms.inner_gap(found[1]))
+    interior = _interior_of(image, points)
+    gap = ms.inner_gap(points)
+    frame = ms.HeadFrame.from_points(points)
+    below = frame.axes[1] * frame.scale * 0.02  # just under the upper lip's middle
+
+    def luma_at(img: np.ndarray, xy: np.ndarray) -> float:
+        x, y = np.round(xy).astype(int)
+        return float(img[y - 1: y + 2, x - 2: x + 3].astype(np.float32).mean())
+
+    own_teeth = luma_at(image, points[ms.UPPER_MID] + below)
+    half = ms.retarget(points, gap / 2, 0.0)
+    painted = _paint(image, points, half, interior)
+    assert own_teeth > 120, "her upper teeth show in the sample"
+    assert luma_at(painted, half[ms.UPPER_MID] + below) > 0.8 * own_teeth
