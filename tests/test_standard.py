@@ -255,3 +255,33 @@ def test_mouth_that_never_moves_falls_back_to_lite(tmp_path):
     _, track = tracked(video)
     mouths = [mouth_psnr(a, b, p) for a, b, p in zip(rendered, frames(video), track.points, strict=True)]
     assert min(mouths) < 30, "the mouth still speaks"
+
+
+def test_exemplars_know_which_show_teeth(gap_library):
+    """woman_flags bares her teeth when she opens (frames 40-42 of the clip): those exemplars
+    show teeth; closed ones show none."""
+    _, _, library = gap_library
+    closed = library.gap < 0.03
+    assert closed.any() and (library.teeth[closed] == 0).all()
+    assert library.teeth.max() > 0.8
+    wide = library.gap > np.percentile(library.gap, 75)
+    assert library.teeth[wide].mean() > 0.5
+
+
+def test_teeth_in_the_speech_choose_exemplars_that_show_them(gap_library, speaking):
+    """The same openings, asked to bare the teeth or to hide them, pick exemplars that do."""
+    import dataclasses
+
+    from openlipsync.engine.visemes import ARTICULATORS
+
+    _, _, library = gap_library
+    targets, _, poses = speaking
+    column = ARTICULATORS.index("teeth")
+    shown = {}
+    for teeth in (0.0, 1.0):
+        art = targets.articulation.copy()
+        art[:, column] = teeth
+        choice = select(library, dataclasses.replace(targets, articulation=art), poses).choice
+        open_frames = (choice != LITE) & ~targets.closed
+        shown[teeth] = library.teeth[choice[open_frames]].mean()
+    assert shown[1.0] > shown[0.0] + 0.1, shown

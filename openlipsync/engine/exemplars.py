@@ -7,8 +7,10 @@ inter-ocular distance), so crops from frames with different head positions, size
 up and share one set of coordinates. Beside the pixels each entry keeps what the later stages ask
 of it: its landmarks in crop pixels (to warp from), a mouth descriptor (inner gap, lip width) to
 match speech targets against, a head-pose descriptor (an exemplar from a turned head does not fit
-a frontal one), a small grey thumbnail to price a cut between two exemplars, and its source frame,
-so runs of consecutive frames can play as they were filmed.
+a frontal one), how much teeth it shows (a rounded /u/ shows none, an /i/ or an /s/ shows them:
+the speech stage's articulation asks for one or the other), a small grey thumbnail to price a cut
+between two exemplars, and its source frame, so runs of consecutive frames can play as they were
+filmed.
 
 Memory is bounded by the capacity the caller gives (the library is filled up to it and no
 further); crops are uint8 at a pixels-per-unit the caller caps, so a 4K close-up costs no more
@@ -41,6 +43,10 @@ MIN_VARIETY = 0.06
 #: Measured: a still photo gliding across the frame 0.10, a still woman 0.02; talking clips 0.38-0.75.
 MIN_LOOK_VARIETY = 0.2
 _UPPER_INNER, _LOWER_INNER = (82, 13, 312), (87, 14, 317)  # inner-lip pairs, left to right
+#: Gaps below this (canonical units) show no teeth; above it the bands next to each lip are
+#: compared with the lower lip: as bright (ratio 1) is no teeth, _TEETH_FULL brighter is plain teeth.
+_TEETH_MIN_GAP = 0.03
+_TEETH_FULL = 1.5
 _THUMB = (24, 16)  # (w, h) of the grey thumbnail
 _THUMB_WINDOW = (-0.5, -0.2, 0.5, 0.45)  # what the thumbnail shows: the lips and the inner mouth
 
@@ -115,6 +121,17 @@ def cut(image: np.ndarray, points: np.ndarray, ppu: float) -> tuple[np.ndarray, 
     return crop, ((canon - corner_of_crop) * ppu).astype(np.float32)
 
 
+def teeth_shown(crop: np.ndarray, canon: np.ndarray, ppu: float) -> float:
+    """How much teeth a crop shows, upper or lower row, 0 (lips together, or a dark opening) to 1.
+
+    ``canon`` are its landmarks in crop pixels over ``ppu`` (canonical units, axes aligned)."""
+    gap = opening(canon)
+    if gap < _TEETH_MIN_GAP:
+        return 0.0
+    contrast = max(ms.teeth_contrast(crop, canon, lambda points: points * ppu, gap))
+    return float(np.clip((contrast - 1.0) / (_TEETH_FULL - 1.0), 0.0, 1.0))
+
+
 def thumbnail(crop: np.ndarray, ppu: float) -> np.ndarray:
     """Grey, zero-mean, unit-variance thumbnail of a crop's lips: what a cut between two shows."""
     left, top, _, _ = WINDOW
@@ -137,6 +154,7 @@ class ExemplarLibrary:
     gap: np.ndarray  # (M,) inner-lip gap, canonical units
     width: np.ndarray  # (M,) corner-to-corner width, canonical units
     pose: np.ndarray  # (M, P) pose_descriptor
+    teeth: np.ndarray  # (M,) teeth_shown
     thumbs: np.ndarray  # (M, T) float32 thumbnails
     source: np.ndarray  # (M,) int: frame number in the library's pass over the clip
     times: np.ndarray  # (M,) float: seconds from the start of the video
@@ -189,6 +207,7 @@ class LibraryBuilder:
         self._gap: list[float] = []
         self._width: list[float] = []
         self._pose: list[np.ndarray] = []
+        self._teeth: list[float] = []
         self._thumbs: list[np.ndarray] = []
         self._source: list[int] = []
         self._times: list[float] = []
@@ -209,6 +228,7 @@ class LibraryBuilder:
         self._gap.append(opening(canon))
         self._width.append(mouth_width(canon))
         self._pose.append(pose_descriptor(points))
+        self._teeth.append(teeth_shown(crop, canon, self.ppu))
         self._thumbs.append(thumbnail(crop, self.ppu))
         self._source.append(int(source))
         self._times.append(float(time))
@@ -222,6 +242,7 @@ class LibraryBuilder:
             gap=np.array(self._gap, np.float64),
             width=np.array(self._width, np.float64),
             pose=np.array(self._pose, np.float64).reshape(n, 2 * len(POSE_POINTS)),
+            teeth=np.array(self._teeth, np.float64),
             thumbs=np.array(self._thumbs, np.float32).reshape(n, _THUMB[0] * _THUMB[1]),
             source=np.array(self._source, np.int64),
             times=np.array(self._times, np.float64),

@@ -148,18 +148,8 @@ def _teeth_showing(image: np.ndarray, points: np.ndarray, frame: ms.HeadFrame,
     to each lip is clearly brighter than the lower lip itself."""
     if gap < _TEETH_MIN_GAP:
         return False, False
-    upper, lower, rim = (frame.to_canonical(points[list(side)])[3:8]
-                         for side in (ms.INNER_UPPER, ms.INNER_LOWER, ms.OUTER_LOWER))
-    h, w = image.shape[:2]
-
-    def brightness(canon: np.ndarray) -> float:
-        x, y = np.clip(np.round(frame.to_image(canon)).astype(int), 0, (w - 1, h - 1)).T
-        return float(image[y, x].mean())
-
-    lip = brightness((lower + rim) / 2)
-    near = min(gap / 4, 0.025)  # teeth begin at the lip; a wide opening is dark beyond them
-    return (brightness(upper + (0, near)) > _TEETH_CONTRAST * lip,
-            brightness(lower - (0, near)) > _TEETH_CONTRAST * lip)
+    upper, lower = ms.teeth_contrast(image, frame.to_canonical(points), frame.to_image, gap)
+    return upper > _TEETH_CONTRAST, lower > _TEETH_CONTRAST
 
 
 def _cavity(patch: np.ndarray, target: np.ndarray, box, frame: ms.HeadFrame, gap: float,

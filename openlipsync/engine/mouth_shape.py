@@ -12,6 +12,7 @@ stay those of the frame.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -100,6 +101,26 @@ def typical_max_gap(gaps: np.ndarray) -> float:
     if gaps.size == 0:
         return 0.22
     return float(np.clip(np.percentile(gaps, 95), 0.18, 0.34))
+
+
+def teeth_contrast(image: np.ndarray, canon: np.ndarray, to_image: Callable[[np.ndarray], np.ndarray],
+                   gap: float) -> tuple[float, float]:
+    """How much brighter than the lower lip the opening is right next to the upper and to the
+    lower lip, as ratios: teeth are pale and the inside of a mouth is dark, so well above 1 is teeth.
+
+    ``canon`` are a face's landmarks in canonical units (y down the face), ``to_image`` maps such
+    points to ``image``'s pixels, ``gap`` is the inner-lip gap.
+    """
+    upper, lower, rim = (canon[list(side)][3:8] for side in (INNER_UPPER, INNER_LOWER, OUTER_LOWER))
+    h, w = image.shape[:2]
+
+    def brightness(points: np.ndarray) -> float:
+        x, y = np.clip(np.round(to_image(points)).astype(int), 0, (w - 1, h - 1)).T
+        return float(image[y, x].mean())
+
+    lip = max(brightness((lower + rim) / 2), 1.0)
+    near = min(gap / 4, 0.025)  # teeth begin at the lip; a wide opening is dark beyond them
+    return brightness(upper + (0, near)) / lip, brightness(lower - (0, near)) / lip
 
 
 def lip_profile(x: np.ndarray, left: float, right: float) -> np.ndarray:

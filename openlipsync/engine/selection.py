@@ -1,6 +1,8 @@
 """Which exemplar shows on each output frame: dynamic programming over target and transition costs.
 
-Per output frame the speech stage gives a mouth target (openness, width, closure) and, where the
+Per output frame the speech stage gives a mouth target (openness, width, closure, and how much
+teeth the sound shows: an /s/ or /i/ bares them, an /o/ or /u/ hides them behind the lips at the
+same opening) and, where the
 input has its own speech, the audio features let the person's own audio-to-mouth mapping be read
 off the clip: library frames whose audio sounded like this moment cost less, as they show how
 this person shapes it. (Measured: letting those neighbours also set the target opening made the
@@ -25,11 +27,15 @@ import numpy as np
 from openlipsync.engine import mouth_shape as ms
 from openlipsync.engine.exemplars import WIDTH_SPAN, ExemplarLibrary
 from openlipsync.engine.speech import MouthTargets
+from openlipsync.engine.visemes import ARTICULATORS
 
 LITE = -1
 _GAP_TOLERANCE = 0.02  # gap mismatch (canonical units) that costs 1
 _WIDTH_TOLERANCE = 0.5  # width-target mismatch that costs 1 (before its weight)
 _WIDTH_WEIGHT = 0.3
+_TEETH_TOLERANCE = 0.5  # teeth mismatch (0..1 on both sides) that costs 1 (before its weight)
+_TEETH_WEIGHT = 0.3
+_TEETH = ARTICULATORS.index("teeth")
 _POSE_TOLERANCE = 0.1  # pose-descriptor distance (canonical units; ~10 deg of yaw) that costs 1
 #: Measured on man_kitchen_portrait_hevc (a head that turns and nods): 0.1 let in exemplars from a
 #: pose 0.28 canonical units away (95th percentile of those chosen), whose lips the affine placement
@@ -84,12 +90,15 @@ def _audio_distances(library: ExemplarLibrary, features: np.ndarray) -> np.ndarr
     return np.maximum(d, 0.0) / features.shape[1]
 
 
-def _target_costs(library: ExemplarLibrary, gaps: np.ndarray, widths: np.ndarray, closed: np.ndarray,
-                  poses: np.ndarray, features: np.ndarray | None, unrest: np.ndarray | None) -> np.ndarray:
+def _target_costs(library: ExemplarLibrary, gaps: np.ndarray, widths: np.ndarray, teeth: np.ndarray,
+                  closed: np.ndarray, poses: np.ndarray, features: np.ndarray | None,
+                  unrest: np.ndarray | None) -> np.ndarray:
     """(n, M) cost of showing each exemplar on each of n frames."""
     lib_width = np.clip((library.width - np.median(library.width)) / WIDTH_SPAN, -1.0, 1.0)
     cost = ((library.gap[None, :] - gaps[:, None]) / _GAP_TOLERANCE) ** 2
     cost += _WIDTH_WEIGHT * ((lib_width[None, :] - widths[:, None]) / _WIDTH_TOLERANCE) ** 2
+    cost += np.where(closed[:, None], 0.0,
+                     _TEETH_WEIGHT * ((library.teeth[None, :] - teeth[:, None]) / _TEETH_TOLERANCE) ** 2)
     cost += np.where(closed[:, None] & (library.gap[None, :] > _CLOSED_GAP), _OPEN_WHEN_CLOSED, 0.0)
     if unrest is not None:
         cost += np.where(closed[:, None], _REST_WEIGHT * (unrest[None, :] / _REST_TOLERANCE) ** 2, 0.0)
@@ -112,6 +121,7 @@ def _candidates(library: ExemplarLibrary, targets: MouthTargets, gaps: np.ndarra
         stop = min(start + _BLOCK, n)
         feats = targets.features[start:stop].astype(np.float64) if use_audio else None
         cost = _target_costs(library, gaps[start:stop], np.asarray(targets.width[start:stop], np.float64),
+                             np.asarray(targets.articulation[start:stop, _TEETH], np.float64),
                              np.asarray(targets.closed[start:stop], bool), poses[start:stop], feats, unrest)
         # Stable ordering (cost, then index) keeps the choice deterministic under ties.
         best = np.sort(np.argsort(cost, axis=1, kind="stable")[:, :count], axis=1)
