@@ -39,6 +39,9 @@ _WIDE_SHARE = 0.75
 _MAX_TURN = 0.25
 #: Share of the target's opening that belongs to the upper lip's side of the interior.
 _UPPER_SHARE = 0.45
+#: Brightness of the interior in a mouth barely parted, against the sample's own opening (1): the
+#: lips shade the teeth of a narrow mouth.
+_DIM = 0.55
 _CHEEKS = (205, 425)
 _NOSE_TIP = 1
 
@@ -97,16 +100,18 @@ class MouthInterior:
         ys, xs = np.mgrid[0:h, 0:w].astype(np.float64)
         pix = np.stack([xs + offset[0], ys + offset[1]], -1).reshape(-1, 2)
         mouth = frame.to_canonical(pix) - corner
-        src = self._source(mouth, upper_t, lower_t)
+        src, shade = self._source(mouth, upper_t, lower_t)
         crop_xy = (src * self.ppu + self.origin).astype(np.float32).reshape(h, w, 2)
         inside = cv2.remap(self.crop, crop_xy[..., 0], crop_xy[..., 1], cv2.INTER_LINEAR,
                            borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
-        inside *= float(np.clip(light / self.light, 0.5, 1.6))
+        inside *= float(np.clip(light / self.light, 0.5, 1.6)) * shade.reshape(h, w, 1)
         sub += mask[..., None] * (np.clip(inside, 0, 255) - sub)
 
-    def _source(self, mouth: np.ndarray, upper_t: np.ndarray, lower_t: np.ndarray) -> np.ndarray:
-        """Where each target point (mouth coordinates) is found in the sample: horizontally in
-        proportion to the corners, vertically at the same distance from its own lip."""
+    def _source(self, mouth: np.ndarray, upper_t: np.ndarray,
+                lower_t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Where each target point (mouth coordinates) is found in the sample (horizontally in
+        proportion to the corners, vertically at the same distance from its own lip), and how
+        much darker it is there: less light reaches into a narrower opening than the sample's."""
         left_t, right_t = upper_t[0, 0], upper_t[-1, 0]
         left_s, right_s = self.upper[0, 0], self.upper[-1, 0]
         x = left_s + (mouth[:, 0] - left_t) * (right_s - left_s) / max(right_t - left_t, 1e-6)
@@ -120,7 +125,8 @@ class MouthInterior:
         y_upper = top_s + np.minimum(from_top, _UPPER_SHARE * gap_s)
         y_lower = bottom_s - np.minimum(from_bottom, (1 - _UPPER_SHARE) * gap_s)
         y = np.where(mouth[:, 1] <= split_t, y_upper, y_lower)
-        return np.stack([x, y], axis=1)
+        shade = _DIM + (1.0 - _DIM) * np.clip(gap_t / np.maximum(gap_s, 1e-6), 0.0, 1.0)
+        return np.stack([x, y], axis=1), shade
 
 
 @dataclass(order=True)
