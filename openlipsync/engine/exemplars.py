@@ -7,7 +7,8 @@ inter-ocular distance), so crops from frames with different head positions, size
 up and share one set of coordinates. Beside the pixels each entry keeps what the later stages ask
 of it: its landmarks in crop pixels (to warp from), a mouth descriptor (inner gap, lip width) to
 match speech targets against, a head-pose descriptor (an exemplar from a turned head does not fit
-a frontal one), how much teeth it shows (a rounded /u/ shows none, an /i/ or an /s/ shows them:
+a frontal one), the colour of its lips (a lick, a press that rolls the lips in, a frame of motion
+blur pales them), how much teeth it shows (a rounded /u/ shows none, an /i/ or an /s/ shows them:
 the speech stage's articulation asks for one or the other), a small grey thumbnail to price a cut
 between two exemplars, and its source frame, so runs of consecutive frames can play as they were
 filmed.
@@ -47,6 +48,9 @@ _UPPER_INNER, _LOWER_INNER = (82, 13, 312), (87, 14, 317)  # inner-lip pairs, le
 #: compared with the lower lip: as bright (ratio 1) is no teeth, _TEETH_FULL brighter is plain teeth.
 _TEETH_MIN_GAP = 0.03
 _TEETH_FULL = 1.5
+#: CIELAB distance from the usual lip colour that is always within it: a plainly visible change
+#: (a just noticeable one is 2-3); selfcheck's lip colour figure draws the line at the same place.
+_LIP_COLOUR_TOLERANCE = 8.0
 _THUMB = (24, 16)  # (w, h) of the grey thumbnail
 _THUMB_WINDOW = (-0.5, -0.2, 0.5, 0.45)  # what the thumbnail shows: the lips and the inner mouth
 
@@ -132,6 +136,19 @@ def teeth_shown(crop: np.ndarray, canon: np.ndarray, ppu: float) -> float:
     return float(np.clip((contrast - 1.0) / (_TEETH_FULL - 1.0), 0.0, 1.0))
 
 
+def lip_colour(crop: np.ndarray, crop_points: np.ndarray) -> np.ndarray:
+    """Mean CIELAB colour of the lips (between the outer and the inner contour) of a crop."""
+    outer = np.vstack([crop_points[list(ms.OUTER_UPPER)], crop_points[list(ms.OUTER_LOWER)][::-1]])
+    inner = np.vstack([crop_points[list(ms.INNER_UPPER)], crop_points[list(ms.INNER_LOWER)][::-1]])
+    mask = np.zeros(crop.shape[:2], np.uint8)
+    cv2.fillPoly(mask, [np.round(outer).astype(np.int32)], 1)
+    cv2.fillPoly(mask, [np.round(inner).astype(np.int32)], 0)
+    if mask.sum() < 10:
+        return np.full(3, np.nan)
+    lab = cv2.cvtColor(crop.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
+    return lab[mask > 0].mean(axis=0).astype(np.float64)
+
+
 def thumbnail(crop: np.ndarray, ppu: float) -> np.ndarray:
     """Grey, zero-mean, unit-variance thumbnail of a crop's lips: what a cut between two shows."""
     left, top, _, _ = WINDOW
@@ -155,6 +172,7 @@ class ExemplarLibrary:
     width: np.ndarray  # (M,) corner-to-corner width, canonical units
     pose: np.ndarray  # (M, P) pose_descriptor
     teeth: np.ndarray  # (M,) teeth_shown
+    lips: np.ndarray  # (M, 3) lip_colour (CIELAB)
     thumbs: np.ndarray  # (M, T) float32 thumbnails
     source: np.ndarray  # (M,) int: frame number in the library's pass over the clip
     times: np.ndarray  # (M,) float: seconds from the start of the video
@@ -184,6 +202,18 @@ class ExemplarLibrary:
         lips -= lips.mean(axis=1, keepdims=True)
         return np.sqrt(((lips - shape) ** 2).sum(axis=-1).mean(axis=-1))
 
+    def off_colour(self) -> np.ndarray:
+        """(M,) bool: lips whose colour strays from this person's usual lips (further from the
+        median than three times the typical distance, and at least _LIP_COLOUR_TOLERANCE): pressed,
+        licked or blurred lips that would flash pale or dark between the others."""
+        seen = np.isfinite(self.lips).all(axis=1)
+        if seen.sum() < 5:
+            return ~seen
+        median = np.median(self.lips[seen], axis=0)
+        distance = np.linalg.norm(np.nan_to_num(self.lips - median, nan=np.inf), axis=1)
+        typical = float(np.median(distance[seen]))
+        return distance > max(_LIP_COLOUR_TOLERANCE, 3.0 * typical)
+
     def varied(self) -> bool:
         """Whether the person's mouth opens and closes enough for exemplars to say anything."""
         low, high = self.reach()
@@ -208,6 +238,7 @@ class LibraryBuilder:
         self._width: list[float] = []
         self._pose: list[np.ndarray] = []
         self._teeth: list[float] = []
+        self._lips: list[np.ndarray] = []
         self._thumbs: list[np.ndarray] = []
         self._source: list[int] = []
         self._times: list[float] = []
@@ -229,6 +260,7 @@ class LibraryBuilder:
         self._width.append(mouth_width(canon))
         self._pose.append(pose_descriptor(points))
         self._teeth.append(teeth_shown(crop, canon, self.ppu))
+        self._lips.append(lip_colour(crop, crop_points))
         self._thumbs.append(thumbnail(crop, self.ppu))
         self._source.append(int(source))
         self._times.append(float(time))
@@ -243,6 +275,7 @@ class LibraryBuilder:
             width=np.array(self._width, np.float64),
             pose=np.array(self._pose, np.float64).reshape(n, 2 * len(POSE_POINTS)),
             teeth=np.array(self._teeth, np.float64),
+            lips=np.array(self._lips, np.float64).reshape(n, 3),
             thumbs=np.array(self._thumbs, np.float32).reshape(n, _THUMB[0] * _THUMB[1]),
             source=np.array(self._source, np.int64),
             times=np.array(self._times, np.float64),

@@ -51,6 +51,9 @@ _CLOSED_GAP = 0.04
 _REST_TOLERANCE = 0.01
 _REST_WEIGHT = 0.5
 _LITE_COST = 4.0  # an exemplar 2 tolerances (0.06) off the target gap is as bad as lite
+#: Extra cost of an exemplar whose lips stray from the person's usual colour (ExemplarLibrary.off_colour):
+#: as bad as lite, so one is shown only where nothing else has the shape.
+_OFF_COLOUR = _LITE_COST
 _CUT_COST = 0.5
 _THUMB_WEIGHT = 0.5
 _HOLD_COST = 0.5  # showing the same exemplar again: a frozen mouth while speaking
@@ -100,6 +103,7 @@ def _target_costs(library: ExemplarLibrary, gaps: np.ndarray, widths: np.ndarray
     cost += np.where(closed[:, None], 0.0,
                      _TEETH_WEIGHT * ((library.teeth[None, :] - teeth[:, None]) / _TEETH_TOLERANCE) ** 2)
     cost += np.where(closed[:, None] & (library.gap[None, :] > _CLOSED_GAP), _OPEN_WHEN_CLOSED, 0.0)
+    cost += np.where(library.off_colour(), _OFF_COLOUR, 0.0)[None, :]
     if unrest is not None:
         cost += np.where(closed[:, None], _REST_WEIGHT * (unrest[None, :] / _REST_TOLERANCE) ** 2, 0.0)
     has_pose = np.isfinite(poses).all(axis=1)
