@@ -85,7 +85,7 @@ def test_a_mouth_painted_into_its_own_frame_is_its_own(talking) -> None:
 
 def test_a_half_open_mouth_keeps_the_upper_teeth_under_the_upper_lip(talking) -> None:
     """Closing half way hides the middle of the mouth, not the teeth: the band under the upper
-    lip still shows the sample's teeth (in the lips' shade, 78% of their light at half the
+    lip still shows the sample's teeth (in the lips' shade, 90% of their light at half the
     opening), not the dark back of the mouth."""
     image, points = max(talking, key=lambda found: ms.inner_gap(found[1]))
     interior = _interior_of(image, points)

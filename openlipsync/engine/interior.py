@@ -41,7 +41,7 @@ _MAX_TURN = 0.25
 _UPPER_SHARE = 0.45
 #: Brightness of the interior in a mouth barely parted, against the sample's own opening (1): the
 #: lips shade the teeth of a narrow mouth.
-_DIM = 0.55
+_DIM = 0.8
 _CHEEKS = (205, 425)
 _NOSE_TIP = 1
 
