@@ -39,6 +39,8 @@ _WIDE_SHARE = 0.75
 _MAX_TURN = 0.25
 #: Share of the target's opening that belongs to the upper lip's side of the interior.
 _UPPER_SHARE = 0.45
+#: Width (canonical units) over which the two sides meet.
+_SPLIT_BLEND = 0.015
 #: Brightness of the interior in a mouth barely parted, against the sample's own opening (1): the
 #: lips shade the teeth of a narrow mouth.
 _DIM = 0.8
@@ -100,18 +102,25 @@ class MouthInterior:
         ys, xs = np.mgrid[0:h, 0:w].astype(np.float64)
         pix = np.stack([xs + offset[0], ys + offset[1]], -1).reshape(-1, 2)
         mouth = frame.to_canonical(pix) - corner
-        src, shade = self._source(mouth, upper_t, lower_t)
-        crop_xy = (src * self.ppu + self.origin).astype(np.float32).reshape(h, w, 2)
-        inside = cv2.remap(self.crop, crop_xy[..., 0], crop_xy[..., 1], cv2.INTER_LINEAR,
-                           borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
+        x, y_upper, y_lower, lower_share, shade = self._source(mouth, upper_t, lower_t)
+
+        def sample(y: np.ndarray) -> np.ndarray:
+            crop_x = (x * self.ppu + self.origin[0]).astype(np.float32).reshape(h, w)
+            crop_y = (y * self.ppu + self.origin[1]).astype(np.float32).reshape(h, w)
+            return cv2.remap(self.crop, crop_x, crop_y, cv2.INTER_LINEAR,
+                             borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
+
+        upper, lower = sample(y_upper), sample(y_lower)
+        inside = upper + lower_share.reshape(h, w, 1) * (lower - upper)
         inside *= float(np.clip(light / self.light, 0.5, 1.6)) * shade.reshape(h, w, 1)
         sub += mask[..., None] * (np.clip(inside, 0, 255) - sub)
 
-    def _source(self, mouth: np.ndarray, upper_t: np.ndarray,
-                lower_t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Where each target point (mouth coordinates) is found in the sample (horizontally in
-        proportion to the corners, vertically at the same distance from its own lip), and how
-        much darker it is there: less light reaches into a narrower opening than the sample's."""
+    def _source(self, mouth: np.ndarray, upper_t: np.ndarray, lower_t: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Where each target point (mouth coordinates) is found in the sample: x in proportion to
+        the corners, y at the same distance from the upper lip and from the lower lip, how much of
+        the lower lip's side it takes (0 above the split, 1 below, blended across it: a hard
+        switch drew a jagged line through the teeth where a narrower mouth hides the sample's
+        middle), and how much darker it is: less light reaches into a narrower opening."""
         left_t, right_t = upper_t[0, 0], upper_t[-1, 0]
         left_s, right_s = self.upper[0, 0], self.upper[-1, 0]
         x = left_s + (mouth[:, 0] - left_t) * (right_s - left_s) / max(right_t - left_t, 1e-6)
@@ -124,9 +133,9 @@ class MouthInterior:
         # Each lip's own side, unstretched, as far as the sample has it; the middle stretched.
         y_upper = top_s + np.minimum(from_top, _UPPER_SHARE * gap_s)
         y_lower = bottom_s - np.minimum(from_bottom, (1 - _UPPER_SHARE) * gap_s)
-        y = np.where(mouth[:, 1] <= split_t, y_upper, y_lower)
+        lower_share = np.clip((mouth[:, 1] - split_t) / _SPLIT_BLEND + 0.5, 0.0, 1.0)
         shade = _DIM + (1.0 - _DIM) * np.clip(gap_t / np.maximum(gap_s, 1e-6), 0.0, 1.0)
-        return np.stack([x, y], axis=1), shade
+        return x, y_upper, y_lower, lower_share, shade
 
 
 @dataclass(order=True)
