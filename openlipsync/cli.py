@@ -140,14 +140,15 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _worker(args: argparse.Namespace) -> int:
-    from openlipsync.jobs.worker import run_worker
+    from openlipsync.jobs.queue.worker import run_worker
 
     return run_worker(_settings(args), args.log_level)
 
 
 def _service(args: argparse.Namespace) -> int:
     """keys / credits / webhooks / db: small operations on the database, one per invocation."""
-    from openlipsync.jobs import accounts, webhooks
+    from openlipsync.jobs.accounts import keys as accounts
+    from openlipsync.jobs.delivery import webhooks
     from openlipsync.jobs.errors import ServiceError
 
     db = _database(args)

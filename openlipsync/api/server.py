@@ -8,7 +8,7 @@ import uvicorn
 
 from openlipsync.api.app import create_app
 from openlipsync.core.config import Settings
-from openlipsync.jobs.accounts import ensure_first_key
+from openlipsync.jobs.accounts.keys import ensure_first_key
 from openlipsync.store.db import Database, upgrade
 
 

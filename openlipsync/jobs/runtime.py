@@ -11,15 +11,16 @@ from collections.abc import Callable
 
 from sqlalchemy.orm import Session
 
+from openlipsync import __version__
 from openlipsync.core.config import Settings
-from openlipsync.jobs import lifecycle, retention
-from openlipsync.jobs.links import Links
+from openlipsync.jobs.delivery.links import Links
+from openlipsync.jobs.delivery.signing import Signer, load_secret
+from openlipsync.jobs.delivery.webhooks import WebhookDispatcher, record_event
 from openlipsync.jobs.loops import repeat
-from openlipsync.jobs.queue import make_queue
-from openlipsync.jobs.runner import ProjectRunner
-from openlipsync.jobs.signing import Signer, load_secret
-from openlipsync.jobs.webhooks import WebhookDispatcher, record_event
-from openlipsync.store.blobs import open_blob_store
+from openlipsync.jobs.projects import lifecycle, retention
+from openlipsync.jobs.queue.choose import make_queue
+from openlipsync.jobs.rendering.runner import ProjectRunner
+from openlipsync.store.backends import open_blob_store
 from openlipsync.store.db import Database, upgrade
 from openlipsync.store.models import Project
 
@@ -38,6 +39,11 @@ class Runtime:
 
     def emit(self, session: Session, project: Project, event: str) -> None:
         record_event(session, project, event, self.links, self.settings)
+
+    def health(self) -> dict:
+        """What ``GET /health`` reports; raises when the database does not answer."""
+        self.db.ping()
+        return {"status": "ok", "version": __version__, "workers": self.settings.workers}
 
     def recover(self) -> None:
         """Re-queue what dead workers left behind and submit every queued job."""

@@ -72,6 +72,11 @@ class Database:
         if session.get_bind().dialect.name == "postgresql":
             session.execute(text("SELECT pg_advisory_xact_lock(:lock)"), {"lock": lock})
 
+    def ping(self) -> None:
+        """Raise unless the database answers a trivial query."""
+        with self.session() as session:
+            session.execute(text("SELECT 1"))
+
     def dispose(self) -> None:
         self.engine.dispose()
 

@@ -8,7 +8,7 @@ import secrets
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from openlipsync.jobs import credits
+from openlipsync.jobs.accounts import credits
 from openlipsync.jobs.errors import InsufficientCredits, NotFound
 from openlipsync.store.db import FIRST_KEY_LOCK, Database
 from openlipsync.store.models import ApiKey, now
@@ -54,6 +54,12 @@ def ensure_first_key(db: Database, initial_credits: int) -> str | None:
 def authenticate(session: Session, secret: str) -> ApiKey | None:
     key = session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_secret(secret)))
     return key if key is not None and key.revoked_at is None else None
+
+
+def balance(db: Database, key_id: str) -> int:
+    """The key's credits now, read fresh (the key row authenticated for this request may be stale)."""
+    with db.session() as session:
+        return _get(session, key_id).credits
 
 
 def list_keys(db: Database) -> list[ApiKey]:

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from openlipsync.jobs import credits
-from openlipsync.jobs.webhooks import COMPLETED, ERRORED, STARTED
+from openlipsync.jobs.accounts import credits
+from openlipsync.jobs.delivery.webhooks import COMPLETED, ERRORED, STARTED
 from openlipsync.store.db import Database
 from openlipsync.store.models import COMPLETE, ERROR, QUEUED, RENDERING, Project, now
 

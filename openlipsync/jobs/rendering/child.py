@@ -18,9 +18,9 @@ from pathlib import Path
 
 from openlipsync.core.config import Settings
 from openlipsync.jobs.errors import JobError
-from openlipsync.jobs.fetch import AllowList, FetchError, fetch
-from openlipsync.jobs.youtube import download_youtube
-from openlipsync.store.blobs import open_blob_store
+from openlipsync.jobs.inputs.fetch import AllowList, FetchError, fetch
+from openlipsync.jobs.inputs.youtube import download_youtube
+from openlipsync.store.backends import open_blob_store
 
 #: Seconds between progress messages (the engine reports every frame).
 PROGRESS_EVERY_S = 0.2

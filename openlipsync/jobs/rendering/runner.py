@@ -17,11 +17,11 @@ import time
 from pathlib import Path
 
 from openlipsync.core.config import Settings
-from openlipsync.jobs import lifecycle
-from openlipsync.jobs.child import child_main
-from openlipsync.jobs.lifecycle import Claim, Emit
+from openlipsync.jobs.delivery.paths import output_key
 from openlipsync.jobs.loops import first_line
-from openlipsync.jobs.views import output_key
+from openlipsync.jobs.projects import lifecycle
+from openlipsync.jobs.projects.lifecycle import Claim, Emit
+from openlipsync.jobs.rendering.child import child_main
 from openlipsync.store.blobs import BlobStore
 from openlipsync.store.db import Database
 

@@ -9,12 +9,12 @@ from urllib.parse import urlparse
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from openlipsync.jobs import credits
+from openlipsync.jobs.accounts import credits
 from openlipsync.jobs.errors import InsufficientCredits, InvalidRequest, NotFound, Unprocessable
-from openlipsync.jobs.queue import JobQueue
+from openlipsync.jobs.queue.transport import JobQueue
 from openlipsync.store.blobs import BlobStore
 from openlipsync.store.db import Database
-from openlipsync.store.models import CANCELED, QUEUED, RENDERING, ApiKey, Project, Upload, now
+from openlipsync.store.models import CANCELED, COMPLETE, QUEUED, RENDERING, ApiKey, Project, Upload, now
 
 
 @dataclass(frozen=True)
@@ -98,6 +98,14 @@ def get_project(db: Database, key_id: str, project_id: str) -> Project:
         if project is None or project.key_id != key_id or not project.enabled:
             raise NotFound()
         return project
+
+
+def downloadable_output(db: Database, project_id: str) -> str | None:
+    """The blob key of a finished, not deleted project's output; None when there is nothing to
+    download. The signed link already proved who may download it, so no key is checked here."""
+    with db.session() as session:
+        project = session.get(Project, project_id)
+        return project.output_key if project and project.enabled and project.status == COMPLETE else None
 
 
 def list_projects(db: Database, key_id: str, limit: int) -> list[Project]:

@@ -20,10 +20,10 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from openlipsync.core.config import Settings
+from openlipsync.jobs.delivery.links import Links
+from openlipsync.jobs.delivery.views import project_payload
 from openlipsync.jobs.errors import InvalidRequest, NotFound
-from openlipsync.jobs.links import Links
 from openlipsync.jobs.loops import repeat
-from openlipsync.jobs.views import project_payload
 from openlipsync.store.db import Database
 from openlipsync.store.models import Project, Webhook, WebhookDelivery, now
 
