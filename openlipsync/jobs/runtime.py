@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
+from prometheus_client import REGISTRY, generate_latest, start_http_server
 from sqlalchemy.orm import Session
 
 from openlipsync import __version__
@@ -18,6 +19,7 @@ from openlipsync.jobs.delivery.signing import Signer, load_secret
 from openlipsync.jobs.delivery.webhooks import WebhookDispatcher, record_event
 from openlipsync.jobs.loops import repeat
 from openlipsync.jobs.projects import lifecycle, retention
+from openlipsync.jobs.projects.stats import DatabaseCollector
 from openlipsync.jobs.queue.choose import make_queue
 from openlipsync.jobs.rendering.runner import ProjectRunner
 from openlipsync.store.backends import open_blob_store
@@ -36,6 +38,8 @@ class Runtime:
         self.queue = make_queue(settings, ProjectRunner(self.db, self.blobs, settings, self.emit))
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._collector = DatabaseCollector(self.db)
+        self._metrics_server: tuple | None = None
 
     def emit(self, session: Session, project: Project, event: str) -> None:
         record_event(session, project, event, self.links, self.settings)
@@ -72,7 +76,18 @@ class Runtime:
             ("webhooks", lambda: dispatcher.run(stop)),
         ]
 
+    def metrics(self) -> bytes:
+        """This process's metrics and the database's gauges, in Prometheus' text format."""
+        return generate_latest(REGISTRY)
+
+    def _start_metrics(self) -> None:
+        """Count the database's gauges in; listen on the metrics port if one is set."""
+        REGISTRY.register(self._collector)
+        if self.settings.metrics_port is not None:
+            self._metrics_server = start_http_server(self.settings.metrics_port, self.settings.metrics_host)
+
     def start(self) -> None:
+        self._start_metrics()
         self.recover()
         self.queue.start()
         for name, target in self._loops():
@@ -85,4 +100,7 @@ class Runtime:
         self.queue.stop()
         for thread in self._threads:
             thread.join(timeout=15)
+        if self._metrics_server is not None:
+            self._metrics_server[0].shutdown()
+        REGISTRY.unregister(self._collector)
         self.db.dispose()

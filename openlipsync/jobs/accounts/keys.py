@@ -74,9 +74,12 @@ def _get(session: Session, key_id: str) -> ApiKey:
     return key
 
 
-def revoke_key(db: Database, key_id: str) -> None:
+def revoke_key(db: Database, key_id: str) -> ApiKey:
+    """Refuse the key from now on; returns it (its projects and balance stay for the books)."""
     with db.session() as session:
-        _get(session, key_id).revoked_at = now()
+        key = _get(session, key_id)
+        key.revoked_at = now()
+        return key
 
 
 def add_credits(db: Database, key_id: str, amount: int) -> int:

@@ -9,6 +9,8 @@ from urllib.parse import urlparse
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from openlipsync.core.logs import REQUEST_ID
+from openlipsync.core.metrics import CREDITS_CHARGED
 from openlipsync.jobs.accounts import credits
 from openlipsync.jobs.errors import InsufficientCredits, InvalidRequest, NotFound, Unprocessable
 from openlipsync.jobs.queue.transport import JobQueue
@@ -85,8 +87,10 @@ def create_project(db: Database, queue: JobQueue, key_id: str, spec: ProjectSpec
             youtube_url=spec.youtube_url if spec.video_source == "youtube" else None,
             audio_input=spec.audio_input, public_base_url=base_url, estimate=cost, credits_charged=cost,
             fps=fps, width=-1, height=-1, progress=0.0, enabled=True, attempts=0, created_at=now(),
+            request_id=REQUEST_ID.get(),
         )
         session.add(project)
+        CREDITS_CHARGED.inc(cost)
     queue.submit(project.id)
     return project
 
@@ -138,7 +142,7 @@ def delete_project(db: Database, blobs: BlobStore, key_id: str, project_id: str)
         if project is None or project.key_id != key_id or not project.enabled:
             raise NotFound()
         if project.status in (QUEUED, RENDERING):
-            credits.give(session, key_id, project.credits_charged)
+            credits.refund(session, key_id, project.credits_charged)
             project.credits_charged = 0
             project.status, project.claim_token, project.lease_until = CANCELED, None, None
             project.finished_at = now()
