@@ -26,11 +26,9 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"error: {self.prog}: {message} (see {self.prog} --help)\n")
 
 
-def _check_render_paths(args: argparse.Namespace) -> None:
-    """Everything a render needs from the file system, checked before minutes of rendering."""
-    for label, path in (("video", args.video), ("audio", args.audio), ("calibration clip", args.calibrate)):
-        if path is not None and not path.is_file():
-            raise CliError(f"the {label} {str(path)!r} is not a file")
+def _check_output(args: argparse.Namespace) -> None:
+    """Where the output goes, checked before minutes of rendering (the engine checks the inputs
+    first thing, with its own error codes)."""
     out = args.output
     if out.is_dir():
         raise CliError(f"the output {str(out)!r} is a folder; name the .mp4 file to write")
@@ -49,7 +47,7 @@ def _render(args: argparse.Namespace) -> int:
     from openlipsync.engine.render import render
     from openlipsync.media.errors import MediaError
 
-    _check_render_paths(args)
+    _check_output(args)
     options = RenderOptions(mode=args.mode, start=args.start, end=args.end, max_fps=args.max_fps,
                             audio_longer=args.audio_longer, crf=args.crf, preset=args.preset,
                             calibration_video=str(args.calibrate) if args.calibrate else None)
