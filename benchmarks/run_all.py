@@ -15,6 +15,7 @@ BENCHMARKS = [
     ("benchmarks.quality", []),  # lite, with its contact sheet; modes judges all three
     ("benchmarks.modes", []),
     ("benchmarks.throughput", []),
+    ("benchmarks.load", []),  # about 3 minutes: concurrent clients, embedded and cluster
     ("benchmarks.reenact", ["--targets"]),  # a minute: the speech targets against the real mouths
     ("benchmarks.reenact", []),  # every synchronous clip re-rendered from its own audio, all modes
 ]

@@ -3,38 +3,40 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import sys
-from collections.abc import Iterator
 from pathlib import Path
-from typing import TextIO
+from typing import NoReturn
 
-# MediaPipe logs through glog/absl to stderr; keep the terminal for our own progress and errors.
-os.environ.setdefault("GLOG_minloglevel", "2")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+from openlipsync.core.quiet import native_stderr_silenced, quiet_third_party
+
+# Before anything imports mediapipe: keep the terminal for our own progress and errors.
+quiet_third_party()
 
 
-@contextlib.contextmanager
-def _terminal_only_for_us() -> Iterator[TextIO]:
-    """Silence native stderr (MediaPipe's C++ logging ignores Python) and hand back the real one.
+class CliError(Exception):
+    """A one-line message for the person at the terminal; ``main`` prints it and exits 1."""
 
-    Yields a text stream on the original stderr for our own progress bar and messages.
-    """
-    sys.stderr.flush()
-    saved = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
-    os.close(devnull)
-    stream = os.fdopen(os.dup(saved), "w", buffering=1)
-    try:
-        yield stream
-    finally:
-        stream.flush()
-        os.dup2(saved, 2)
-        os.close(saved)
-        stream.close()
+
+class Parser(argparse.ArgumentParser):
+    """argparse, with its complaint on one line (the usage is one ``--help`` away)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def _check_output(args: argparse.Namespace) -> None:
+    """Where the output goes, checked before minutes of rendering (the engine checks the inputs
+    first thing, with its own error codes)."""
+    out = args.output
+    if out.is_dir():
+        raise CliError(f"the output {str(out)!r} is a folder; name the .mp4 file to write")
+    folder = out.parent
+    if not folder.is_dir():
+        raise CliError(f"the output folder {str(folder)!r} does not exist; create it first")
+    if not os.access(folder, os.W_OK):
+        raise CliError(f"the output folder {str(folder)!r} is not writable")
 
 
 def _render(args: argparse.Namespace) -> int:
@@ -45,10 +47,11 @@ def _render(args: argparse.Namespace) -> int:
     from openlipsync.engine.render import render
     from openlipsync.media.errors import MediaError
 
+    _check_output(args)
     options = RenderOptions(mode=args.mode, start=args.start, end=args.end, max_fps=args.max_fps,
                             audio_longer=args.audio_longer, crf=args.crf, preset=args.preset,
                             calibration_video=str(args.calibrate) if args.calibrate else None)
-    with _terminal_only_for_us() as terminal:
+    with native_stderr_silenced() as terminal:
         console = Console(file=terminal, stderr=True)
         bar = Progress(TextColumn("{task.description:<10}"), BarColumn(), MofNCompleteColumn(),
                        TimeRemainingColumn(), console=console, transient=args.json, disable=args.quiet)
@@ -109,11 +112,55 @@ def _settings(args: argparse.Namespace):
 
 
 def _database(args: argparse.Namespace):
-    from openlipsync.store.db import Database, upgrade
+    """The database of an existing installation, migrated to this version's schema.
+
+    Never creates one: an admin command run from the wrong folder must say where it looked,
+    not answer from a new, empty database (``init`` and ``serve`` create them). ``db upgrade``
+    alone may create the tables, in a PostgreSQL database or data folder that already exists:
+    that is how a cluster's schema is made before its processes start.
+    """
+    from openlipsync.store.db import Database, describe, has_schema, upgrade
 
     settings = _settings(args)
-    upgrade(settings.resolved_database_url)
-    return Database(settings.resolved_database_url)
+    url = settings.resolved_database_url
+    creates_schema = args.command == "db"
+    hint = ("run `openlipsync init` to create one, or point --data-dir (or OPENLIPSYNC_DATA_DIR) at "
+            "the folder `openlipsync serve` uses (without either: ./openlipsync-data in the current folder)")
+    if settings.database_url is None:
+        folder = settings.data_dir.resolve()
+        if not folder.is_dir():
+            raise CliError(f"no data folder at {folder}; {hint}")
+        if not creates_schema and not (folder / "openlipsync.db").is_file():
+            raise CliError(f"no database at {folder / 'openlipsync.db'}; {hint}")
+    elif not creates_schema and not has_schema(url):
+        raise CliError(f"the database {describe(url)} has no openlipsync tables; run `openlipsync db "
+                       f"upgrade` (or `openlipsync init`, which also makes the first key) here")
+    upgrade(url)
+    return Database(url)
+
+
+def _init(args: argparse.Namespace) -> int:
+    """Create the data folder and database (or check them) and the first API key."""
+    from openlipsync.jobs.accounts.keys import ensure_first_key, list_keys
+    from openlipsync.store.db import Database, describe, upgrade
+
+    settings = _settings(args)
+    if settings.database_url is None:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    url = settings.resolved_database_url
+    upgrade(url)
+    db = Database(url)
+    try:
+        secret = ensure_first_key(db, settings.first_key_credits)
+        if secret:
+            print(f"initialized {describe(url)}")
+            print(f"Created the first API key (shown only now; keep it): {secret}")
+        else:
+            print(f"{describe(url)} was already initialized "
+                  f"({_plural(len(list_keys(db)), 'API key')}); nothing changed")
+    finally:
+        db.dispose()
+    return 0
 
 
 def _print(args: argparse.Namespace, rows: list[dict]) -> None:
@@ -126,10 +173,19 @@ def _print(args: argparse.Namespace, rows: list[dict]) -> None:
         print("  ".join(f"{name}={value}" for name, value in row.items()))
 
 
+def _say(args: argparse.Namespace, text: str) -> None:
+    """What a command did, in words: on stdout, or on stderr when stdout is JSON lines."""
+    print(text, file=sys.stderr if getattr(args, "json", False) else sys.stdout)
+
+
 def _key_row(key, secret: str | None = None) -> dict:
     row = {"id": key.id, "name": key.name, "prefix": key.prefix, "credits": key.credits,
            "revoked": key.revoked_at is not None}
     return {**row, "secret": secret} if secret else row
+
+
+def _plural(count: int, word: str, words: str | None = None) -> str:
+    return f"{count} {word if count == 1 else words or word + 's'}"
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -140,45 +196,71 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _worker(args: argparse.Namespace) -> int:
-    from openlipsync.jobs.worker import run_worker
+    from openlipsync.jobs.queue.worker import run_worker
 
     return run_worker(_settings(args), args.log_level)
 
 
-def _service(args: argparse.Namespace) -> int:
-    """keys / credits / webhooks / db: small operations on the database, one per invocation."""
-    from openlipsync.jobs import accounts, webhooks
-    from openlipsync.jobs.errors import ServiceError
+def _keys(args: argparse.Namespace, db, where: str) -> None:
+    from openlipsync.jobs.accounts import keys
 
+    if args.action == "create":
+        key, secret = keys.create_key(db, args.name, args.credits)
+        _print(args, [_key_row(key, secret)])
+        _say(args, f"created key {key.id} ({key.name!r}, {_plural(key.credits, 'credit')}) in {where}; "
+                   f"its secret is shown only now, store it safely")
+    elif args.action == "list":
+        found = keys.list_keys(db)
+        _print(args, [_key_row(key) for key in found])
+        _say(args, f"{_plural(len(found), 'API key')} in {where}")
+    elif args.action == "revoke":
+        key = keys.revoke_key(db, args.key_id)
+        _say(args, f"revoked key {key.id} ({key.name!r}); requests with it are refused from now on")
+
+
+def _credits(args: argparse.Namespace, db, where: str) -> None:
+    from openlipsync.jobs.accounts import keys
+
+    balance = keys.add_credits(db, args.key_id, args.amount)
+    _print(args, [{"id": args.key_id, "credits": balance}])
+    verb = "added" if args.amount >= 0 else "took back"
+    _say(args, f"{verb} {_plural(abs(args.amount), 'credit')}: key {args.key_id} now has {balance}")
+
+
+def _webhooks(args: argparse.Namespace, db, where: str) -> None:
+    from openlipsync.jobs.delivery import webhooks
+
+    if args.action == "add":
+        hook = webhooks.add_webhook(db, args.url, args.key)
+        _print(args, [{"id": hook.id, "url": hook.url, "secret": hook.secret, "key": hook.key_id}])
+        listens = f"key {hook.key_id}" if hook.key_id else "every key"
+        _say(args, f"added webhook {hook.id} for {hook.url} (events of {listens}); "
+                   f"deliveries are signed with its secret")
+    elif args.action == "list":
+        hooks = webhooks.list_webhooks(db)
+        _print(args, [{"id": h.id, "url": h.url, "key": h.key_id, "enabled": h.enabled} for h in hooks])
+        _say(args, f"{_plural(len(hooks), 'webhook')} in {where}")
+    elif args.action == "remove":
+        url, dropped = webhooks.remove_webhook(db, args.webhook_id)
+        _say(args, f"removed webhook {args.webhook_id} ({url}) and its {_plural(dropped, 'delivery record')}")
+    elif args.action == "deliveries":
+        found = webhooks.list_deliveries(db, args.limit)
+        _print(args, [{"id": d.id, "webhook": d.webhook_id, "project": d.project_id, "event": d.event,
+                       "status": d.status, "attempts": d.attempts, "last_status_code": d.last_status_code,
+                       "last_error": d.last_error} for d in found])
+        count = _plural(len(found), "webhook delivery", "webhook deliveries")
+        _say(args, f"{count}, newest first, in {where}" if found else f"no webhook deliveries in {where}")
+
+
+def _service(args: argparse.Namespace) -> int:
+    """keys / credits / webhooks / db: small operations on an existing database, one per call."""
     db = _database(args)
+    where = db.engine.url.render_as_string(hide_password=True)
     try:
-        action = (args.command, getattr(args, "action", None))
-        if action == ("keys", "create"):
-            key, secret = accounts.create_key(db, args.name, args.credits)
-            _print(args, [_key_row(key, secret)])
-            if not args.json:
-                print("The secret is shown only now; store it safely.", file=sys.stderr)
-        elif action == ("keys", "list"):
-            _print(args, [_key_row(key) for key in accounts.list_keys(db)])
-        elif action == ("keys", "revoke"):
-            accounts.revoke_key(db, args.key_id)
-        elif action == ("credits", "add"):
-            _print(args, [{"id": args.key_id, "credits": accounts.add_credits(db, args.key_id, args.amount)}])
-        elif action == ("webhooks", "add"):
-            hook = webhooks.add_webhook(db, args.url, args.key)
-            _print(args, [{"id": hook.id, "url": hook.url, "secret": hook.secret, "key": hook.key_id}])
-        elif action == ("webhooks", "list"):
-            _print(args, [{"id": h.id, "url": h.url, "key": h.key_id, "enabled": h.enabled}
-                          for h in webhooks.list_webhooks(db)])
-        elif action == ("webhooks", "remove"):
-            webhooks.remove_webhook(db, args.webhook_id)
-        elif action == ("webhooks", "deliveries"):
-            _print(args, [{"id": d.id, "webhook": d.webhook_id, "project": d.project_id, "event": d.event,
-                           "status": d.status, "attempts": d.attempts, "last_status_code": d.last_status_code,
-                           "last_error": d.last_error} for d in webhooks.list_deliveries(db, args.limit)])
-    except ServiceError as exc:
-        print(f"error: {exc.message}", file=sys.stderr)
-        return 1
+        if args.command == "db":
+            _say(args, f"{where} has the newest schema")
+        else:
+            {"keys": _keys, "credits": _credits, "webhooks": _webhooks}[args.command](args, db, where)
     finally:
         db.dispose()
     return 0
@@ -207,9 +289,13 @@ def _add_service(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     p.set_defaults(handler=_worker)
 
+    p = sub.add_parser("init", parents=[common],
+                       help="create the data folder, the database and the first API key (serve does too)")
+    p.set_defaults(handler=_init)
+
     db = sub.add_parser("db", help="database schema").add_subparsers(dest="action", required=True)
-    db.add_parser("upgrade", parents=[common], help="apply migrations (serve does this too)").set_defaults(
-        handler=lambda args: _database(args).dispose())
+    p = db.add_parser("upgrade", parents=[common], help="create or migrate the schema (serve does too)")
+    p.set_defaults(handler=_service)
 
     keys = sub.add_parser("keys", help="API keys (each key is an account with credits)")
     keys_sub = keys.add_subparsers(dest="action", required=True)
@@ -239,7 +325,7 @@ def _add_service(sub: argparse._SubParsersAction) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="openlipsync", description=__doc__)
+    parser = Parser(prog="openlipsync", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     _add_render(sub)
     _add_service(sub)
@@ -247,8 +333,28 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; any failure ends in one line on stderr and a non-zero exit, no traceback."""
+    from pydantic import ValidationError
+
+    from openlipsync.jobs.errors import ServiceError
+    from openlipsync.jobs.loops import first_line
+
     args = build_parser().parse_args(argv)
-    return int(args.handler(args) or 0)
+    try:
+        return int(args.handler(args) or 0)
+    except CliError as exc:
+        message = str(exc)
+    except ServiceError as exc:
+        message = exc.message
+    except ValidationError as exc:  # a setting from the environment that does not parse
+        message = "; ".join(f"OPENLIPSYNC_{str(e['loc'][0]).upper()}={e.get('input')!r}: {e['msg']}"
+                            for e in exc.errors())
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # a bug or an unreachable service: still one line, not a traceback
+        message = first_line(exc)
+    print(f"error: {message}", file=sys.stderr)
+    return 1
 
 
 if __name__ == "__main__":

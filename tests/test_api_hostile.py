@@ -7,7 +7,7 @@ import json
 import httpx
 import pytest
 
-from openlipsync.jobs.signing import Signer
+from openlipsync.jobs.delivery.signing import Signer
 from tests.server import MODES, balance, lip_sync, running_server, wait_for
 
 SECRET = "test-signing-secret"

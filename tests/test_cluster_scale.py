@@ -16,7 +16,7 @@ from magic_hour import Client
 from sqlalchemy import select
 
 from openlipsync.core.config import Settings
-from openlipsync.jobs.celery_app import QUEUE, TASK, make_celery
+from openlipsync.jobs.queue.celery_app import QUEUE, TASK, make_celery
 from openlipsync.store.db import Database
 from openlipsync.store.models import Project
 from tests.cluster import cluster

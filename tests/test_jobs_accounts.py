@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from sqlalchemy import func, select
 
-from openlipsync.jobs.accounts import ensure_first_key
+from openlipsync.jobs.accounts.keys import ensure_first_key
 from openlipsync.store.db import Database, upgrade
 from openlipsync.store.models import ApiKey
 from tests.cluster import postgres_database

@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from openlipsync.jobs import credits
+from openlipsync.jobs.accounts import credits
 from openlipsync.store.db import Database, upgrade
 from openlipsync.store.models import ApiKey
 from tests import generate

@@ -8,7 +8,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from openlipsync.jobs.fetch import AllowList, FetchError, fetch
+from openlipsync.jobs.inputs.fetch import AllowList, FetchError, fetch
 
 PAYLOAD = bytes(range(256)) * 1000
 

@@ -10,10 +10,10 @@ import time
 from sqlalchemy.exc import OperationalError
 
 from openlipsync.core.config import Settings
-from openlipsync.jobs.lifecycle import Claim
+from openlipsync.jobs.delivery.webhooks import WebhookDispatcher
 from openlipsync.jobs.loops import repeat
-from openlipsync.jobs.runner import ProjectRunner
-from openlipsync.jobs.webhooks import WebhookDispatcher
+from openlipsync.jobs.projects.lifecycle import Claim
+from openlipsync.jobs.rendering.runner import ProjectRunner
 from openlipsync.store.db import Database
 from tests.cluster import free_port
 

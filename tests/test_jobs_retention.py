@@ -18,7 +18,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from openlipsync.jobs.retention import purge_expired_uploads
+from openlipsync.jobs.projects.retention import purge_expired_uploads
 from openlipsync.store.blobs import LocalBlobStore
 from openlipsync.store.db import Database, upgrade
 from openlipsync.store.models import COMPLETE, QUEUED, RENDERING, ApiKey, Project, Upload, now

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from openlipsync.store.blobs import BlobKeyError, LocalBlobStore, open_blob_store
+from openlipsync.store.backends import open_blob_store
+from openlipsync.store.blobs import BlobKeyError, LocalBlobStore
 
 
 def test_write_commit_read_range_delete(tmp_path):

@@ -18,7 +18,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from openlipsync.jobs.credits import RATES, estimate_frames
+from openlipsync.jobs.accounts.credits import RATES, estimate_frames
 from tests.conftest import shared_media
 from tests.server import Server, running_server
 

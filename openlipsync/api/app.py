@@ -13,7 +13,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from openlipsync import __version__
 from openlipsync.api import errors
-from openlipsync.api.routes import account, downloads, files, health, lip_sync, video_projects
+from openlipsync.api.observe import Observe
+from openlipsync.api.routes import account, downloads, files, health, lip_sync, metrics, video_projects
 from openlipsync.core.config import Settings, get_settings
 from openlipsync.jobs.runtime import Runtime
 
@@ -83,9 +84,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="openlipsync", version=__version__, lifespan=lifespan,
                   description="Self-hosted lip-sync speaking Magic Hour's lip-sync API.")
     errors.install(app)
-    for module in (files, lip_sync, video_projects, account, downloads, health):
+    for module in (files, lip_sync, video_projects, account, downloads, health, metrics):
         app.include_router(module.router)
     app.add_middleware(BodyLimit, max_bytes=settings.max_json_bytes)
+    app.add_middleware(Observe)  # outermost: refused bodies are timed and logged too
     if not STATIC.is_dir():
         STATIC.mkdir(parents=True)
         (STATIC / "index.html").write_text("<!doctype html><title>openlipsync</title>"

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Header, HTTPException, Request
 
-from openlipsync.jobs.accounts import authenticate
+from openlipsync.jobs.accounts.keys import authenticate
 from openlipsync.jobs.runtime import Runtime
 from openlipsync.store.models import ApiKey
 

@@ -8,7 +8,8 @@ import uvicorn
 
 from openlipsync.api.app import create_app
 from openlipsync.core.config import Settings
-from openlipsync.jobs.accounts import ensure_first_key
+from openlipsync.core.logs import configure
+from openlipsync.jobs.accounts.keys import ensure_first_key
 from openlipsync.store.db import Database, upgrade
 
 
@@ -37,5 +38,8 @@ def serve(settings: Settings, log_level: str = "info") -> None:
         print(f"Created the first API key (shown only now; keep it): {secret}", flush=True)
     shown = f"[{host}]" if ":" in host else host
     print(f"openlipsync serving on http://{shown}:{port} (data in {settings.data_dir})", flush=True)
-    config = uvicorn.Config(create_app(settings), log_level=log_level, timeout_graceful_shutdown=20)
+    configure(log_level, settings.log_format == "json")
+    # Our middleware logs each request (with its id); uvicorn's access log would say it twice.
+    config = uvicorn.Config(create_app(settings), log_level=log_level, timeout_graceful_shutdown=20,
+                            access_log=False)
     uvicorn.Server(config).run(sockets=[sock])

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -80,6 +80,16 @@ class Settings(BaseSettings):
     webhook_backoff_base_s: float = Field(default=10.0, gt=0)
     webhook_max_age_s: float = Field(default=86_400.0, gt=0)
     webhook_timeout_s: float = Field(default=10.0, gt=0)
+
+    #: ``GET /metrics`` on the API answers only with ``Authorization: Bearer <this token>``;
+    #: unset, it answers 404 (the numbers include every key's credits).
+    metrics_token: str | None = None
+    #: Also serve the metrics, without a token, on this port of ``metrics_host``: what a
+    #: ``openlipsync worker`` (which has no HTTP API) is scraped on. Unset: no such listener.
+    metrics_port: int | None = Field(default=None, ge=0, le=65535)
+    metrics_host: str = "127.0.0.1"
+    #: ``json``: one JSON object per log line (request id and project id included); ``text``: plain.
+    log_format: Literal["json", "text"] = "json"
 
     @field_validator("remote_allow", mode="before")
     @classmethod

@@ -47,6 +47,9 @@ class RenderSummary:
     #: The x264 CRF the output was encoded with.
     crf: int
     elapsed_s: float
+    #: The range of the input rendered: the one asked for, its end clipped to the clip's length.
+    start_seconds: float = 0.0
+    end_seconds: float = 0.0
     #: Seconds spent per stage, for benchmarks and the CLI's --json.
     stage_seconds: dict[str, float] = field(default_factory=dict)
     #: Human-readable notes, e.g. "no face found: output is the input with the new audio".

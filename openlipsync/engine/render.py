@@ -171,6 +171,9 @@ def render(
     stage_seconds["rendering"] = time.perf_counter() - mark
 
     notes = list(renderer.notes)
+    if options.end is not None and options.end > end:
+        notes.append(f"the video is {info.duration:g} s long: the range was clipped to "
+                     f"{start:g}-{end:g} s ({end - start:g} s, not {options.end - start:g} s)")
     if fit is not None:
         source_name = "the calibration clip" if options.calibration_video else "the input's own speech"
         notes.append(f"mouth movements calibrated to this speaker on {fit.frames} frames of {source_name}")
@@ -191,6 +194,8 @@ def render(
         mode=options.mode,
         crf=crf,
         elapsed_s=round(time.perf_counter() - began, 3),
+        start_seconds=round(start, 3),
+        end_seconds=round(end, 3),
         stage_seconds={k: round(v, 3) for k, v in stage_seconds.items()},
         notes=notes,
     )

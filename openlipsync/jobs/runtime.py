@@ -9,17 +9,20 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
+from prometheus_client import REGISTRY, generate_latest, start_http_server
 from sqlalchemy.orm import Session
 
+from openlipsync import __version__
 from openlipsync.core.config import Settings
-from openlipsync.jobs import lifecycle, retention
-from openlipsync.jobs.links import Links
+from openlipsync.jobs.delivery.links import Links
+from openlipsync.jobs.delivery.signing import Signer, load_secret
+from openlipsync.jobs.delivery.webhooks import WebhookDispatcher, record_event
 from openlipsync.jobs.loops import repeat
-from openlipsync.jobs.queue import make_queue
-from openlipsync.jobs.runner import ProjectRunner
-from openlipsync.jobs.signing import Signer, load_secret
-from openlipsync.jobs.webhooks import WebhookDispatcher, record_event
-from openlipsync.store.blobs import open_blob_store
+from openlipsync.jobs.projects import lifecycle, retention
+from openlipsync.jobs.projects.stats import DatabaseCollector
+from openlipsync.jobs.queue.choose import make_queue
+from openlipsync.jobs.rendering.runner import ProjectRunner
+from openlipsync.store.backends import open_blob_store
 from openlipsync.store.db import Database, upgrade
 from openlipsync.store.models import Project
 
@@ -35,9 +38,16 @@ class Runtime:
         self.queue = make_queue(settings, ProjectRunner(self.db, self.blobs, settings, self.emit))
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._collector = DatabaseCollector(self.db)
+        self._metrics_server: tuple | None = None
 
     def emit(self, session: Session, project: Project, event: str) -> None:
         record_event(session, project, event, self.links, self.settings)
+
+    def health(self) -> dict:
+        """What ``GET /health`` reports; raises when the database does not answer."""
+        self.db.ping()
+        return {"status": "ok", "version": __version__, "workers": self.settings.workers}
 
     def recover(self) -> None:
         """Re-queue what dead workers left behind and submit every queued job."""
@@ -66,7 +76,18 @@ class Runtime:
             ("webhooks", lambda: dispatcher.run(stop)),
         ]
 
+    def metrics(self) -> bytes:
+        """This process's metrics and the database's gauges, in Prometheus' text format."""
+        return generate_latest(REGISTRY)
+
+    def _start_metrics(self) -> None:
+        """Count the database's gauges in; listen on the metrics port if one is set."""
+        REGISTRY.register(self._collector)
+        if self.settings.metrics_port is not None:
+            self._metrics_server = start_http_server(self.settings.metrics_port, self.settings.metrics_host)
+
     def start(self) -> None:
+        self._start_metrics()
         self.recover()
         self.queue.start()
         for name, target in self._loops():
@@ -79,4 +100,7 @@ class Runtime:
         self.queue.stop()
         for thread in self._threads:
             thread.join(timeout=15)
+        if self._metrics_server is not None:
+            self._metrics_server[0].shutdown()
+        REGISTRY.unregister(self._collector)
         self.db.dispose()

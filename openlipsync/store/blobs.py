@@ -1,7 +1,7 @@
 """Blob storage (uploads, outputs) behind a small interface: a local folder, or S3 (``store/s3.py``).
 
 The interface is shaped by what an object store can do too (stream in, ranged reads, a local
-copy for the renderer); ``store/s3.py`` implements it on S3 behind ``open_blob_store``.
+copy for the renderer); ``store/s3.py`` implements it on S3; ``store/backends.py`` opens the one a URL names.
 Keys are validated here, at the bottom, so no caller can reach outside the store by accident.
 """
 
@@ -16,11 +16,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
-from urllib.parse import unquote, urlparse
-
-if TYPE_CHECKING:
-    from openlipsync.core.config import Settings
+from typing import BinaryIO
 
 _KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$")
 CHUNK = 256 * 1024
@@ -164,17 +160,3 @@ class LocalBlobStore(BlobStore):
         with contextlib.suppress(FileNotFoundError):
             if parent != self.root and not any(parent.iterdir()):
                 shutil.rmtree(parent, ignore_errors=True)
-
-
-def open_blob_store(url: str, settings: Settings | None = None) -> BlobStore:
-    """The store named by a storage URL: ``file:///path``, or ``s3://bucket/prefix`` (whose
-    endpoint and credentials come from ``settings``)."""
-    parsed = urlparse(url)
-    if parsed.scheme == "file":
-        return LocalBlobStore(Path(unquote(parsed.path)))
-    if parsed.scheme == "s3":
-        from openlipsync.core.config import get_settings
-        from openlipsync.store.s3 import open_s3_store
-
-        return open_s3_store(url, settings or get_settings())
-    raise ValueError(f"unsupported storage URL {url!r}: expected file:///path or s3://bucket/prefix")

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event, inspect, make_url, text
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -72,8 +72,27 @@ class Database:
         if session.get_bind().dialect.name == "postgresql":
             session.execute(text("SELECT pg_advisory_xact_lock(:lock)"), {"lock": lock})
 
+    def ping(self) -> None:
+        """Raise unless the database answers a trivial query."""
+        with self.session() as session:
+            session.execute(text("SELECT 1"))
+
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def describe(url: str) -> str:
+    """The URL fit to print: its password masked."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def has_schema(url: str) -> bool:
+    """Whether the database at ``url`` holds openlipsync's tables (it is not created if missing)."""
+    engine = make_engine(url)
+    try:
+        return inspect(engine).has_table("api_keys")
+    finally:
+        engine.dispose()
 
 
 def upgrade(url: str) -> None:

@@ -107,6 +107,8 @@ class Project(Base):
     created_at: Mapped[float] = mapped_column(Float, default=now)
     started_at: Mapped[float | None] = mapped_column(Float, nullable=True)
     finished_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    #: The ``X-Request-Id`` of the creating API call; the render's log lines carry it too.
+    request_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class Webhook(Base):

@@ -6,14 +6,13 @@ from fastapi import APIRouter
 
 from openlipsync.api.deps import KeyDep, RuntimeDep
 from openlipsync.api.schemas import Account
-from openlipsync.store.models import ApiKey
+from openlipsync.jobs.accounts.keys import balance
 
 router = APIRouter()
 
 
 @router.get("/v1/account", response_model=Account, tags=["account"])
 def read_account(key: KeyDep, runtime: RuntimeDep) -> dict:
-    with runtime.db.session() as session:
-        credits = session.get(ApiKey, key.id).credits
+    credits = balance(runtime.db, key.id)
     # No plans here: every feature is open, which in Magic Hour's terms is the top tier.
     return {"id": key.id, "email": None, "credits": credits, "tier": "business", "subscription": None}

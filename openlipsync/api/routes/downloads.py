@@ -8,9 +8,9 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import StreamingResponse
 
 from openlipsync.api.deps import RuntimeDep
-from openlipsync.jobs.signing import SignatureError
-from openlipsync.jobs.views import download_path, output_name
-from openlipsync.store.models import COMPLETE, Project
+from openlipsync.jobs.delivery.paths import download_path, output_name
+from openlipsync.jobs.delivery.signing import SignatureError
+from openlipsync.jobs.projects.catalog import downloadable_output
 
 router = APIRouter()
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
@@ -43,9 +43,7 @@ def download(project_id: str, filename: str, request: Request, runtime: RuntimeD
                               request.query_params.get("signature"))
     except SignatureError as exc:
         raise HTTPException(403, f"Forbidden: {exc}") from exc
-    with runtime.db.session() as session:
-        project = session.get(Project, project_id)
-        key = project.output_key if project and project.enabled and project.status == COMPLETE else None
+    key = downloadable_output(runtime.db, project_id)
     size = runtime.blobs.size(key) if key else None
     if size is None:
         raise HTTPException(404, "Not Found")

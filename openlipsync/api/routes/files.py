@@ -7,8 +7,9 @@ from starlette.concurrency import run_in_threadpool
 
 from openlipsync.api.deps import BaseUrlDep, KeyDep, RuntimeDep
 from openlipsync.api.schemas import UploadUrlsRequest, UploadUrlsResponse
-from openlipsync.jobs import uploads
-from openlipsync.jobs.signing import SignatureError
+from openlipsync.jobs.delivery.paths import upload_path
+from openlipsync.jobs.delivery.signing import SignatureError
+from openlipsync.jobs.inputs import uploads
 
 router = APIRouter()
 
@@ -29,7 +30,7 @@ async def upload(asset_id: str, filename: str, request: Request, runtime: Runtim
     if not uploads.FILE_PATH.match(file_path):
         raise HTTPException(404, "Not Found")
     try:
-        runtime.signer.verify("PUT", uploads.upload_path(file_path), request.query_params.get("expires"),
+        runtime.signer.verify("PUT", upload_path(file_path), request.query_params.get("expires"),
                               request.query_params.get("signature"))
     except SignatureError as exc:
         raise HTTPException(403, f"Forbidden: {exc}") from exc

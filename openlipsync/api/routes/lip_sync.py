@@ -6,9 +6,9 @@ from fastapi import APIRouter
 
 from openlipsync.api.deps import BaseUrlDep, KeyDep, RuntimeDep
 from openlipsync.api.schemas import LipSyncRequest, LipSyncResponse
-from openlipsync.jobs import uploads
 from openlipsync.jobs.errors import InvalidRequest
-from openlipsync.jobs.projects import ProjectSpec, create_project, is_url
+from openlipsync.jobs.inputs import uploads
+from openlipsync.jobs.projects.catalog import ProjectSpec, create_project, is_url
 
 router = APIRouter()
 

@@ -9,9 +9,9 @@ from fastapi import APIRouter, Query, Response
 
 from openlipsync.api.deps import KeyDep, RuntimeDep
 from openlipsync.api.schemas import VideoProject, VideoProjectList
+from openlipsync.jobs.delivery.views import project_payload
 from openlipsync.jobs.errors import NotFound
-from openlipsync.jobs.projects import delete_project, get_project, list_projects
-from openlipsync.jobs.views import project_payload
+from openlipsync.jobs.projects.catalog import delete_project, get_project, list_projects
 
 router = APIRouter()
 PROJECT_ID = re.compile(r"^[a-f0-9]{24}$")

@@ -17,11 +17,13 @@ import time
 from pathlib import Path
 
 from openlipsync.core.config import Settings
-from openlipsync.jobs import lifecycle
-from openlipsync.jobs.child import child_main
-from openlipsync.jobs.lifecycle import Claim, Emit
+from openlipsync.core.logs import log_context
+from openlipsync.core.metrics import RENDER_SECONDS
+from openlipsync.jobs.delivery.paths import output_key
 from openlipsync.jobs.loops import first_line
-from openlipsync.jobs.views import output_key
+from openlipsync.jobs.projects import lifecycle
+from openlipsync.jobs.projects.lifecycle import Claim, Emit
+from openlipsync.jobs.rendering.child import child_main
 from openlipsync.store.blobs import BlobStore
 from openlipsync.store.db import Database
 
@@ -55,17 +57,27 @@ class ProjectRunner:
         claim = lifecycle.claim(self._db, project_id, self._settings.lease_s, self._emit)
         if claim is None:
             return
-        work_dir = Path(tempfile.mkdtemp(prefix=f"openlipsync-{project_id}-"))
-        try:
-            outcome = self._supervise(claim, work_dir, stop)
+        mode = claim.job["mode"]
+        with log_context(claim.job["request_id"], project_id):
+            log.info("render started", extra={"mode": mode})
+            began = time.monotonic()
+            work_dir = Path(tempfile.mkdtemp(prefix=f"openlipsync-{project_id}-"))
             try:
-                self._settle(project_id, claim, outcome, work_dir)
-            except Exception as exc:
-                log.exception("settling project %s failed", project_id)
-                lifecycle.fail(self._db, project_id, claim.token, "unknown_error",
-                               f"storing the result failed: {exc}", self._emit)
-        finally:
-            shutil.rmtree(work_dir, ignore_errors=True)
+                outcome = self._supervise(claim, work_dir, stop)
+                try:
+                    self._settle(project_id, claim, outcome, work_dir)
+                except Exception as exc:
+                    log.exception("settling project %s failed", project_id)
+                    lifecycle.fail(self._db, project_id, claim.token, "unknown_error",
+                                   f"storing the result failed: {exc}", self._emit)
+                    outcome = ("error", "unknown_error", str(exc))
+            finally:
+                shutil.rmtree(work_dir, ignore_errors=True)
+            seconds = time.monotonic() - began
+            if outcome[0] == "done":
+                RENDER_SECONDS.labels(mode).observe(seconds)
+            log.info("render ended", extra={"mode": mode, "outcome": outcome[0], "seconds": round(seconds, 3),
+                                            "error_code": outcome[1] if outcome[0] == "error" else None})
 
     def _supervise(self, claim: Claim, work_dir: Path, stop: threading.Event) -> Outcome:
         settings = self._settings

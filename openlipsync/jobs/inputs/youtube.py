@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 
 from openlipsync.jobs.errors import JobError
-from openlipsync.jobs.fetch import AllowList, FetchError, check_url, fetch
+from openlipsync.jobs.inputs.fetch import AllowList, FetchError, check_url, fetch
 
 #: A single file with both picture and sound, so no muxing is needed.
 FORMAT = "best[vcodec!=none][acodec!=none][ext=mp4]/best[vcodec!=none][acodec!=none]/best[vcodec!=none]"

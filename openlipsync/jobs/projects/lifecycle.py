@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from openlipsync.jobs import credits
-from openlipsync.jobs.webhooks import COMPLETED, ERRORED, STARTED
+from openlipsync.core.metrics import JOB_FAILURES, JOBS_COMPLETED
+from openlipsync.jobs.accounts import credits
+from openlipsync.jobs.delivery.webhooks import COMPLETED, ERRORED, STARTED
 from openlipsync.store.db import Database
 from openlipsync.store.models import COMPLETE, ERROR, QUEUED, RENDERING, Project, now
 
@@ -35,7 +36,7 @@ class Claim:
 def _job(project: Project) -> dict:
     return {key: getattr(project, key) for key in (
         "id", "mode", "start_seconds", "end_seconds", "max_fps_limit", "video_source", "video_input",
-        "youtube_url", "audio_input")}
+        "youtube_url", "audio_input", "request_id")}
 
 
 def _locked(session: Session, project_id: str) -> Project | None:
@@ -80,15 +81,18 @@ def complete(db: Database, project_id: str, token: str, summary: dict, output_ke
         project.credits_charged = credits.settle(session, project.key_id, project.credits_charged, actual)
         project.status, project.progress, project.finished_at = COMPLETE, 1.0, now()
         project.fps, project.frames = summary["fps"], summary["frames"]
+        project.end_seconds = summary["end_seconds"]  # the clip may end before the range asked for
         project.width, project.height = summary["width"], summary["height"]
         project.notes = json.dumps(summary.get("notes") or [])
         project.output_key, project.lease_until = output_key, None
         emit(session, project, COMPLETED)
+        JOBS_COMPLETED.labels(project.mode).inc()
         return True
 
 
 def _fail(session: Session, project: Project, code: str, message: str, emit: Emit) -> None:
-    credits.give(session, project.key_id, project.credits_charged)
+    credits.refund(session, project.key_id, project.credits_charged)
+    JOB_FAILURES.labels(code).inc()
     project.credits_charged = 0
     project.status, project.error_code, project.error_message = ERROR, code, message
     project.finished_at, project.lease_until = now(), None

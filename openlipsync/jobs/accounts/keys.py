@@ -8,7 +8,7 @@ import secrets
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from openlipsync.jobs import credits
+from openlipsync.jobs.accounts import credits
 from openlipsync.jobs.errors import InsufficientCredits, NotFound
 from openlipsync.store.db import FIRST_KEY_LOCK, Database
 from openlipsync.store.models import ApiKey, now
@@ -56,6 +56,12 @@ def authenticate(session: Session, secret: str) -> ApiKey | None:
     return key if key is not None and key.revoked_at is None else None
 
 
+def balance(db: Database, key_id: str) -> int:
+    """The key's credits now, read fresh (the key row authenticated for this request may be stale)."""
+    with db.session() as session:
+        return _get(session, key_id).credits
+
+
 def list_keys(db: Database) -> list[ApiKey]:
     with db.session() as session:
         return list(session.scalars(select(ApiKey).order_by(ApiKey.created_at)))
@@ -68,9 +74,12 @@ def _get(session: Session, key_id: str) -> ApiKey:
     return key
 
 
-def revoke_key(db: Database, key_id: str) -> None:
+def revoke_key(db: Database, key_id: str) -> ApiKey:
+    """Refuse the key from now on; returns it (its projects and balance stay for the books)."""
     with db.session() as session:
-        _get(session, key_id).revoked_at = now()
+        key = _get(session, key_id)
+        key.revoked_at = now()
+        return key
 
 
 def add_credits(db: Database, key_id: str, amount: int) -> int:

@@ -23,7 +23,7 @@ import redis
 from celery import Celery
 
 from openlipsync.core.config import Settings
-from openlipsync.jobs.queue import JobQueue, Runner
+from openlipsync.jobs.queue.transport import JobQueue, Runner
 
 log = logging.getLogger(__name__)
 

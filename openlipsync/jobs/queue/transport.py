@@ -2,8 +2,8 @@
 
 ``LocalPoolQueue`` is the embedded default (a few threads in the server, each supervising one
 render process). With a broker configured, ``CeleryQueue`` (``celery_app.py``) replaces it behind
-``JobQueue``: losing a message costs nothing, because queued rows are re-submitted by
-``lifecycle.recover``.
+``JobQueue`` (``make_queue`` in ``choose.py`` picks one): losing a message costs nothing,
+because queued rows are re-submitted by ``lifecycle.recover``.
 """
 
 from __future__ import annotations
@@ -13,8 +13,6 @@ import queue
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-
-from openlipsync.core.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -78,12 +76,3 @@ class LocalPoolQueue(JobQueue):
         self._stop.set()
         for thread in self._threads:
             thread.join(timeout=15)
-
-
-def make_queue(settings: Settings, run: Runner) -> JobQueue:
-    """Celery when ``OPENLIPSYNC_BROKER_URL`` is set, else the in-process pool; the same job code."""
-    if settings.broker_url:
-        from openlipsync.jobs.celery_app import CeleryQueue
-
-        return CeleryQueue(settings, run)
-    return LocalPoolQueue(run, settings.workers)

@@ -18,8 +18,11 @@ def run_worker(settings: Settings, log_level: str = "info") -> int:
         print("error: openlipsync worker needs OPENLIPSYNC_BROKER_URL (e.g. redis://127.0.0.1:6379/0); "
               "on one machine `openlipsync serve` renders in-process", file=sys.stderr)
         return 2
-    from openlipsync.jobs.celery_app import CeleryQueue
+    from openlipsync.core.logs import configure
+    from openlipsync.jobs.queue.celery_app import CeleryQueue
     from openlipsync.jobs.runtime import Runtime
+
+    configure(log_level, settings.log_format == "json")
 
     runtime = Runtime(settings)
     queue = runtime.queue

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import time
 
-from openlipsync.jobs.signing import Signer
-from openlipsync.jobs.uploads import upload_path
-from openlipsync.jobs.views import download_path, output_name
+from openlipsync.jobs.delivery.paths import download_path, output_name, upload_path
+from openlipsync.jobs.delivery.signing import Signer
 from openlipsync.store.blobs import BlobStore
 
 

@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import re
 import secrets
-from typing import TYPE_CHECKING
 
+from openlipsync.jobs.delivery.links import Links
+from openlipsync.jobs.delivery.views import iso
 from openlipsync.jobs.errors import InvalidRequest, Unprocessable
-from openlipsync.jobs.views import iso
 from openlipsync.store.blobs import BlobStore
 from openlipsync.store.db import Database
 from openlipsync.store.models import Upload, now
-
-if TYPE_CHECKING:
-    from openlipsync.jobs.links import Links
 
 #: Accepted extensions per asset type (Magic Hour's lists, CONTRACT.md section 3.1).
 EXTENSIONS = {
@@ -23,11 +20,6 @@ EXTENSIONS = {
 }
 #: ``api-assets/<asset id>/<type>.<extension>``: the only shape of file path we hand out.
 FILE_PATH = re.compile(r"^api-assets/[a-f0-9]{24}/(video|audio|image)\.[a-z0-9]{1,8}$")
-
-
-def upload_path(file_path: str) -> str:
-    """The path of the signed PUT for ``file_path``."""
-    return f"/uploads/{file_path}"
 
 
 def create_slots(db: Database, links: Links, key_id: str, items: list[tuple[str, str]], base_url: str,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 import threading
 import time
 import traceback
@@ -17,10 +18,11 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 
 from openlipsync.core.config import Settings
+from openlipsync.core.quiet import native_stderr_silenced, quiet_third_party
 from openlipsync.jobs.errors import JobError
-from openlipsync.jobs.fetch import AllowList, FetchError, fetch
-from openlipsync.jobs.youtube import download_youtube
-from openlipsync.store.blobs import open_blob_store
+from openlipsync.jobs.inputs.fetch import AllowList, FetchError, fetch
+from openlipsync.jobs.inputs.youtube import download_youtube
+from openlipsync.store.backends import open_blob_store
 
 #: Seconds between progress messages (the engine reports every frame).
 PROGRESS_EVERY_S = 0.2
@@ -87,12 +89,17 @@ def child_main(conn: Connection, job: dict, settings_data: dict, work_dir: str, 
     from openlipsync.media.errors import MediaError
 
     _exit_with_parent(parent_pid)
-    try:
-        conn.send(("done", _render(job, Settings(**settings_data), Path(work_dir), conn)))
-    except (JobError, MediaError) as exc:
-        conn.send(("error", exc.code, exc.message))
-    except Exception as exc:
-        traceback.print_exc()
-        conn.send(("error", "unknown_error", f"the render failed: {type(exc).__name__}: {exc}"))
-    finally:
-        conn.close()
+    quiet_third_party()
+    # Native model logging goes nowhere; Python's own messages and tracebacks reach the server log.
+    with native_stderr_silenced() as stderr:
+        sys.stderr = stderr
+        try:
+            conn.send(("done", _render(job, Settings(**settings_data), Path(work_dir), conn)))
+        except (JobError, MediaError) as exc:
+            conn.send(("error", exc.code, exc.message))
+        except Exception as exc:
+            traceback.print_exc()
+            conn.send(("error", "unknown_error", f"the render failed: {type(exc).__name__}: {exc}"))
+        finally:
+            conn.close()
+            sys.stderr = sys.__stderr__

@@ -16,14 +16,15 @@ import threading
 import time
 
 import httpx
-from sqlalchemy import or_, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from openlipsync.core.config import Settings
+from openlipsync.core.metrics import WEBHOOK_ATTEMPTS
+from openlipsync.jobs.delivery.links import Links
+from openlipsync.jobs.delivery.views import project_payload
 from openlipsync.jobs.errors import InvalidRequest, NotFound
-from openlipsync.jobs.links import Links
 from openlipsync.jobs.loops import repeat
-from openlipsync.jobs.views import project_payload
 from openlipsync.store.db import Database
 from openlipsync.store.models import Project, Webhook, WebhookDelivery, now
 
@@ -50,17 +51,18 @@ def list_webhooks(db: Database) -> list[Webhook]:
         return list(session.scalars(select(Webhook).order_by(Webhook.created_at)))
 
 
-def remove_webhook(db: Database, webhook_id: str) -> None:
+def remove_webhook(db: Database, webhook_id: str) -> tuple[str, int]:
+    """Delete the endpoint and its delivery records (pending ones are never sent);
+    returns its URL and how many records went with it."""
     with db.session() as session:
         hook = session.get(Webhook, webhook_id)
         if hook is None:
             raise NotFound(f"no webhook with id {webhook_id!r}")
-        session.execute(
-            update(WebhookDelivery).where(WebhookDelivery.webhook_id == webhook_id,
-                                          WebhookDelivery.status == "pending")
-            .values(status="failed", last_error="webhook removed")
-        )
-        hook.enabled = False
+        url = hook.url
+        records = delete(WebhookDelivery).where(WebhookDelivery.webhook_id == webhook_id)
+        dropped = session.execute(records).rowcount
+        session.delete(hook)
+    return url, dropped
 
 
 def list_deliveries(db: Database, limit: int = 50) -> list[WebhookDelivery]:
@@ -138,6 +140,7 @@ class WebhookDispatcher:
                 values.update(status="failed")
             else:
                 values.update(next_attempt_at=retry_at)
+        WEBHOOK_ATTEMPTS.labels(values.get("status", "retrying")).inc()
         with self._db.session() as session:
             session.execute(update(WebhookDelivery).where(WebhookDelivery.id == delivery.id).values(**values))
 

@@ -11,6 +11,7 @@ import math
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from openlipsync.core.metrics import CREDITS_CHARGED, CREDITS_REFUNDED
 from openlipsync.store.models import ApiKey
 
 #: Credits per rendered frame, by generation mode.
@@ -42,6 +43,12 @@ def give(session: Session, key_id: str, amount: int) -> None:
     session.execute(update(ApiKey).where(ApiKey.id == key_id).values(credits=ApiKey.credits + amount))
 
 
+def refund(session: Session, key_id: str, amount: int) -> None:
+    """Give back credits a job was charged (counted, unlike an operator's top-up)."""
+    give(session, key_id, amount)
+    CREDITS_REFUNDED.inc(amount)
+
+
 def settle(session: Session, key_id: str, charged: int, actual: int) -> int:
     """Turn the estimate ``charged`` into ``actual``; returns what the job costs in the end.
 
@@ -49,11 +56,12 @@ def settle(session: Session, key_id: str, charged: int, actual: int) -> int:
     goes: the balance never turns negative, and the job costs at most estimate + balance.
     """
     if actual <= charged:
-        give(session, key_id, charged - actual)
+        refund(session, key_id, charged - actual)
         return actual
     extra = actual - charged
     while True:
         balance = session.get(ApiKey, key_id, populate_existing=True).credits
         taken = min(extra, balance)
         if charge(session, key_id, taken):
+            CREDITS_CHARGED.inc(taken)
             return charged + taken

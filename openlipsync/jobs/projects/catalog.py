@@ -9,12 +9,14 @@ from urllib.parse import urlparse
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from openlipsync.jobs import credits
+from openlipsync.core.logs import REQUEST_ID
+from openlipsync.core.metrics import CREDITS_CHARGED
+from openlipsync.jobs.accounts import credits
 from openlipsync.jobs.errors import InsufficientCredits, InvalidRequest, NotFound, Unprocessable
-from openlipsync.jobs.queue import JobQueue
+from openlipsync.jobs.queue.transport import JobQueue
 from openlipsync.store.blobs import BlobStore
 from openlipsync.store.db import Database
-from openlipsync.store.models import CANCELED, QUEUED, RENDERING, ApiKey, Project, Upload, now
+from openlipsync.store.models import CANCELED, COMPLETE, QUEUED, RENDERING, ApiKey, Project, Upload, now
 
 
 @dataclass(frozen=True)
@@ -85,8 +87,10 @@ def create_project(db: Database, queue: JobQueue, key_id: str, spec: ProjectSpec
             youtube_url=spec.youtube_url if spec.video_source == "youtube" else None,
             audio_input=spec.audio_input, public_base_url=base_url, estimate=cost, credits_charged=cost,
             fps=fps, width=-1, height=-1, progress=0.0, enabled=True, attempts=0, created_at=now(),
+            request_id=REQUEST_ID.get(),
         )
         session.add(project)
+        CREDITS_CHARGED.inc(cost)
     queue.submit(project.id)
     return project
 
@@ -98,6 +102,14 @@ def get_project(db: Database, key_id: str, project_id: str) -> Project:
         if project is None or project.key_id != key_id or not project.enabled:
             raise NotFound()
         return project
+
+
+def downloadable_output(db: Database, project_id: str) -> str | None:
+    """The blob key of a finished, not deleted project's output; None when there is nothing to
+    download. The signed link already proved who may download it, so no key is checked here."""
+    with db.session() as session:
+        project = session.get(Project, project_id)
+        return project.output_key if project and project.enabled and project.status == COMPLETE else None
 
 
 def list_projects(db: Database, key_id: str, limit: int) -> list[Project]:
@@ -130,7 +142,7 @@ def delete_project(db: Database, blobs: BlobStore, key_id: str, project_id: str)
         if project is None or project.key_id != key_id or not project.enabled:
             raise NotFound()
         if project.status in (QUEUED, RENDERING):
-            credits.give(session, key_id, project.credits_charged)
+            credits.refund(session, key_id, project.credits_charged)
             project.credits_charged = 0
             project.status, project.claim_token, project.lease_until = CANCELED, None, None
             project.finished_at = now()

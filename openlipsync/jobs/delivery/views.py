@@ -7,31 +7,15 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING
 
+from openlipsync.jobs.delivery.links import Links
 from openlipsync.store.models import COMPLETE, Project
-
-if TYPE_CHECKING:
-    from openlipsync.jobs.links import Links
 
 
 def iso(timestamp: float) -> str:
     """``2024-07-25T16:56:21.932Z``, the form Magic Hour uses."""
     moment = datetime.fromtimestamp(timestamp, timezone.utc)
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def output_name(project_id: str) -> str:
-    """The file name the SDK saves the download under (the URL's last path segment)."""
-    return f"lip-sync-{project_id}.mp4"
-
-
-def output_key(project_id: str) -> str:
-    return f"outputs/{project_id}/{output_name(project_id)}"
-
-
-def download_path(project_id: str) -> str:
-    return f"/downloads/{project_id}/{output_name(project_id)}"
 
 
 def project_payload(project: Project, links: Links, ttl_s: int) -> dict:

@@ -1,0 +1,1 @@
+"""API keys and their credit balances: who may call, and what they have left to spend."""

@@ -1,0 +1,1 @@
+"""What goes back to clients: signed links, the project object, and webhook deliveries."""
