@@ -128,7 +128,7 @@ def _print(args: argparse.Namespace, rows: list[dict]) -> None:
 
 def _key_row(key, secret: str | None = None) -> dict:
     row = {"id": key.id, "name": key.name, "prefix": key.prefix, "credits": key.credits,
-           "revoked": key.revoked_at is not None}
+           "revoked": key.revoked_at is not None, "limits": json.loads(key.limits) if key.limits else {}}
     return {**row, "secret": secret} if secret else row
 
 
@@ -148,6 +148,7 @@ def _worker(args: argparse.Namespace) -> int:
 def _service(args: argparse.Namespace) -> int:
     """keys / credits / webhooks / db: small operations on the database, one per invocation."""
     from openlipsync.jobs.accounts import keys as accounts
+    from openlipsync.jobs.accounts import quotas
     from openlipsync.jobs.delivery import webhooks
     from openlipsync.jobs.errors import ServiceError
 
@@ -163,6 +164,14 @@ def _service(args: argparse.Namespace) -> int:
             _print(args, [_key_row(key) for key in accounts.list_keys(db)])
         elif action == ("keys", "revoke"):
             accounts.revoke_key(db, args.key_id)
+        elif action == ("keys", "limits"):
+            changes = {name: getattr(args, name) for name in quotas.LIMIT_NAMES
+                       if getattr(args, name) is not None}
+            changes.update(dict.fromkeys(args.reset or [], None))
+            overrides = quotas.set_limits(db, args.key_id, changes)
+            key = next(key for key in accounts.list_keys(db) if key.id == args.key_id)
+            _print(args, [{"id": args.key_id, "overrides": overrides,
+                           **quotas.effective(key, _settings(args))}])
         elif action == ("credits", "add"):
             _print(args, [{"id": args.key_id, "credits": accounts.add_credits(db, args.key_id, args.amount)}])
         elif action == ("webhooks", "add"):
@@ -179,6 +188,9 @@ def _service(args: argparse.Namespace) -> int:
                            "last_error": d.last_error} for d in webhooks.list_deliveries(db, args.limit)])
     except ServiceError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
+        return 1
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 1
     finally:
         db.dispose()
@@ -212,6 +224,8 @@ def _add_service(sub: argparse._SubParsersAction) -> None:
     db.add_parser("upgrade", parents=[common], help="apply migrations (serve does this too)").set_defaults(
         handler=lambda args: _database(args).dispose())
 
+    from openlipsync.jobs.accounts.quotas import LIMIT_NAMES
+
     keys = sub.add_parser("keys", help="API keys (each key is an account with credits)")
     keys_sub = keys.add_subparsers(dest="action", required=True)
     p = keys_sub.add_parser("create", parents=[common, listing], help="new key; its secret is shown once")
@@ -219,6 +233,14 @@ def _add_service(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--credits", type=int, default=0)
     keys_sub.add_parser("list", parents=[common, listing])
     keys_sub.add_parser("revoke", parents=[common]).add_argument("key_id")
+    p = keys_sub.add_parser("limits", parents=[common, listing],
+                            help="lift or tighten one key's limits (0: no limit); prints those in force")
+    p.add_argument("key_id")
+    for name in LIMIT_NAMES:
+        p.add_argument(f"--{name.replace('_', '-')}", dest=name, type=int, default=None, metavar="N",
+                       help=f"default: $OPENLIPSYNC_{name.upper()}")
+    p.add_argument("--reset", action="append", choices=LIMIT_NAMES, metavar="LIMIT",
+                   help="back to the default (repeatable)")
     keys.set_defaults(handler=_service)
 
     credits = sub.add_parser("credits", help="credit balances").add_subparsers(dest="action", required=True)

@@ -58,7 +58,7 @@ def _get(url, tmp_path, allow=(), max_bytes=10**7):
     ("http://[::1]/x.mp4", "loopback"),
     ("http://[::ffff:127.0.0.1]/x.mp4", "loopback"),
     ("http://0.0.0.0/x.mp4", "unspecified"),
-    ("http://100.64.0.1/x.mp4", "non-public"),
+    ("http://100.64.0.1/x.mp4", "carrier-grade NAT"),
 ])
 def test_private_targets_are_refused(tmp_path, url, kind):
     with pytest.raises(FetchError, match=f"refusing to fetch .* a {kind} address"):

@@ -71,7 +71,7 @@ def _first_frame(
         for frame in container.decode(stream):
             return frame
     except DECODE_ERRORS as exc:
-        raise MediaError("invalid_video_file", f"{name}: the video stream does not decode ({exc})") from exc
+        raise MediaError("invalid_video_file", f"{name}: the video stream does not decode") from exc
     raise MediaError("invalid_video_file", f"{name}: the video stream holds no decodable frame")
 
 
@@ -121,7 +121,7 @@ def probe_audio_duration(path: str | os.PathLike[str]) -> float:
                     return stated
                 samples, rate = samples + frame.samples, frame.sample_rate
         except DECODE_ERRORS as exc:
-            raise MediaError("invalid_audio_file", f"{name}: its audio does not decode ({exc})") from exc
+            raise MediaError("invalid_audio_file", f"{name}: its audio does not decode") from exc
         if not samples:
             raise MediaError("invalid_audio_file", f"{name}: the audio stream holds no samples")
         return float(Fraction(samples, rate))
