@@ -58,6 +58,7 @@ SPECIAL_RANGES = sorted(((ipaddress.ip_network(net), kind) for net, kind in (
     ("203.0.113.0/24", "documentation"), ("224.0.0.0/4", "multicast"), ("240.0.0.0/4", "reserved"),
     ("255.255.255.255/32", "broadcast"),
     ("::/128", "unspecified"), ("::1/128", "loopback"), ("::/96", "IPv4-compatible"),
+    ("::ffff:0:0/96", "IPv4-mapped"),
     ("64:ff9b::/96", "NAT64"), ("64:ff9b:1::/48", "NAT64"), ("100::/64", "discard"),
     ("100:0:0:1::/64", "dummy"), ("2001::/23", "IETF protocol"), ("2001::/32", "Teredo"),
     ("2001:2::/48", "benchmarking"), ("2001:10::/28", "ORCHID"), ("2001:20::/28", "ORCHID"),
@@ -70,7 +71,7 @@ SPECIAL_RANGES = sorted(((ipaddress.ip_network(net), kind) for net, kind in (
 def _kind(ip: IPAddress) -> str | None:
     """Why ``ip`` is not a public address (its most specific special-purpose range), or None."""
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        return _kind(ip.ipv4_mapped)
+        return _kind(ip.ipv4_mapped) or "IPv4-mapped"
     for network, kind in SPECIAL_RANGES:
         if ip.version == network.version and ip in network:
             return kind
