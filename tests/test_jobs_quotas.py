@@ -35,9 +35,9 @@ def _queued(db: Database, key_id: str, charged: int = 30) -> str:
     with db.session() as session:
         project = Project(key_id=key_id, status=QUEUED, mode="lite", start_seconds=0, end_seconds=1,
                           video_source="file", video_input="http://example.com/v.mp4",
-                          audio_input="http://example.com/a.wav", public_base_url="http://x", estimate=charged,
-                          credits_charged=charged, fps=30, width=-1, height=-1, progress=0.0, enabled=True,
-                          attempts=0, created_at=now())
+                          audio_input="http://example.com/a.wav", public_base_url="http://x",
+                          estimate=charged, credits_charged=charged, fps=30, width=-1, height=-1,
+                          progress=0.0, enabled=True, attempts=0, created_at=now())
         session.add(project)
     return project.id
 

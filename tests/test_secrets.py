@@ -18,25 +18,31 @@ from openlipsync.jobs.delivery.signing import load_secret
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def _load_together(data_dir: Path, count: int) -> list[str]:
+    """``count`` threads loading the key of a fresh ``data_dir`` at the same moment."""
+    start, keys = threading.Barrier(count), []
+
+    def load() -> None:
+        start.wait()
+        try:
+            keys.append(load_secret(Settings(data_dir=data_dir)).decode())
+        except RuntimeError as exc:  # an empty or half-written key
+            keys.append(f"error: {exc}")
+
+    threads = [threading.Thread(target=load) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    return keys
+
+
 def test_processes_starting_together_share_one_full_key(tmp_path):
     """Threads stand in for processes here: they race on the file alike, and far more often (an
     earlier version, which created the file and wrote it after, lost about one round in three)."""
     for round_ in range(100):
         data_dir = tmp_path / f"round-{round_}"
-        start, keys = threading.Barrier(6), []
-
-        def load() -> None:
-            start.wait()
-            try:
-                keys.append(load_secret(Settings(data_dir=data_dir)).decode())
-            except RuntimeError as exc:  # an empty or half-written key
-                keys.append(f"error: {exc}")
-
-        threads = [threading.Thread(target=load) for _ in range(6)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(10)
+        keys = _load_together(data_dir, 6)
         assert len(set(keys)) == 1 and len(keys) == 6, (round_, keys)
         assert len(keys[0]) == 64 and (data_dir / "secret.key").read_text() == keys[0]
         assert (data_dir / "secret.key").stat().st_mode & 0o077 == 0
