@@ -71,7 +71,7 @@ def put_allowance(db: Database, file_path: str, settings: Settings) -> Allowance
         if upload.uploaded_at is not None:
             raise SlotUsed(file_path)
         room = quotas.upload_room(session, upload.key_id,
-                                  quotas.KeyLimits.of(session.get(ApiKey, upload.key_id), settings))
+                                  KeyLimits.of(session.get(ApiKey, upload.key_id), settings))
     limit = settings.max_upload_bytes
     if room is not None and room < limit:
         return Allowance(room, f"this key's upload storage has {room} bytes left")
