@@ -131,7 +131,7 @@ def test_a_deleted_job_stops_rendering_within_one_heartbeat(sqlite_db, tmp_path,
     gone = time.monotonic()
     thread.join(10)
     assert result == [("lost",)]
-    assert time.monotonic() - gone <= settings.lease_s / 3 + 0.5  # one heartbeat, plus a poll
+    assert time.monotonic() - gone <= settings.lease_s / 3 + 1.5  # a heartbeat, and slack
     _, alive = psutil.wait_procs(children, timeout=5)
     assert not alive, "the render process outlived the lost claim"
 
