@@ -180,7 +180,7 @@ def _say(args: argparse.Namespace, text: str) -> None:
 
 def _key_row(key, secret: str | None = None) -> dict:
     row = {"id": key.id, "name": key.name, "prefix": key.prefix, "credits": key.credits,
-           "revoked": key.revoked_at is not None}
+           "revoked": key.revoked_at is not None, "limits": json.loads(key.limits) if key.limits else {}}
     return {**row, "secret": secret} if secret else row
 
 
@@ -202,7 +202,7 @@ def _worker(args: argparse.Namespace) -> int:
 
 
 def _keys(args: argparse.Namespace, db, where: str) -> None:
-    from openlipsync.jobs.accounts import keys
+    from openlipsync.jobs.accounts import keys, quotas
 
     if args.action == "create":
         key, secret = keys.create_key(db, args.name, args.credits)
@@ -216,6 +216,14 @@ def _keys(args: argparse.Namespace, db, where: str) -> None:
     elif args.action == "revoke":
         key = keys.revoke_key(db, args.key_id)
         _say(args, f"revoked key {key.id} ({key.name!r}); requests with it are refused from now on")
+    elif args.action == "limits":
+        changes = {name: getattr(args, name) for name in quotas.LIMIT_NAMES
+                   if getattr(args, name) is not None}
+        changes.update(dict.fromkeys(args.reset or [], None))
+        overrides = quotas.set_limits(db, args.key_id, changes)
+        key = next(key for key in keys.list_keys(db) if key.id == args.key_id)
+        _print(args, [{"id": args.key_id, "overrides": overrides, **quotas.effective(key, _settings(args))}])
+        _say(args, f"key {args.key_id}: {len(overrides)} limits set for it, the others as configured")
 
 
 def _credits(args: argparse.Namespace, db, where: str) -> None:
@@ -297,6 +305,8 @@ def _add_service(sub: argparse._SubParsersAction) -> None:
     p = db.add_parser("upgrade", parents=[common], help="create or migrate the schema (serve does too)")
     p.set_defaults(handler=_service)
 
+    from openlipsync.jobs.accounts.quotas import LIMIT_NAMES
+
     keys = sub.add_parser("keys", help="API keys (each key is an account with credits)")
     keys_sub = keys.add_subparsers(dest="action", required=True)
     p = keys_sub.add_parser("create", parents=[common, listing], help="new key; its secret is shown once")
@@ -304,6 +314,14 @@ def _add_service(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--credits", type=int, default=0)
     keys_sub.add_parser("list", parents=[common, listing])
     keys_sub.add_parser("revoke", parents=[common]).add_argument("key_id")
+    p = keys_sub.add_parser("limits", parents=[common, listing],
+                            help="lift or tighten one key's limits (0: no limit); prints those in force")
+    p.add_argument("key_id")
+    for name in LIMIT_NAMES:
+        p.add_argument(f"--{name.replace('_', '-')}", dest=name, type=int, default=None, metavar="N",
+                       help=f"default: $OPENLIPSYNC_{name.upper()}")
+    p.add_argument("--reset", action="append", choices=LIMIT_NAMES, metavar="LIMIT",
+                   help="back to the default (repeatable)")
     keys.set_defaults(handler=_service)
 
     credits = sub.add_parser("credits", help="credit balances").add_subparsers(dest="action", required=True)

@@ -52,6 +52,14 @@ class Server:
         path = self.data_dir / "blobs" / key
         return path.stat().st_size if path.is_file() else None
 
+    def stored_under(self, prefix: str) -> list[str]:
+        """Keys of the blobs under ``prefix`` (e.g. ``outputs/<id>/``) in the server's storage."""
+        if "s3" in self.extra:
+            listing = self.extra["s3"].client.list_objects_v2(Bucket="openlipsync-test", Prefix=prefix)
+            return sorted(item["Key"] for item in listing.get("Contents", []))
+        root = self.data_dir / "blobs"
+        return sorted(str(path.relative_to(root)) for path in (root / prefix).rglob("*") if path.is_file())
+
     def client(self, key: str | None = None, **kwargs) -> httpx.Client:
         """An httpx client on the server, authenticated with ``key`` (default: the first key)."""
         token = self.key if key is None else key

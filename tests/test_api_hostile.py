@@ -10,7 +10,7 @@ import pytest
 from openlipsync.jobs.delivery.signing import Signer
 from tests.server import MODES, balance, lip_sync, running_server, wait_for
 
-SECRET = "test-signing-secret"
+SECRET = "test-signing-secret-of-32-characters"
 MAX_UPLOAD = 200_000
 MAX_JSON = 64 * 1024
 

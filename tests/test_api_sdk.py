@@ -99,8 +99,9 @@ def test_upload_file_create_get_delete(server):
     done = client.v1.video_projects.check_result(id=created.id, wait_for_completion=True,
                                                  download_outputs=False)
     assert done.status == "complete" and len(done.downloads) == 1
-    output = f"outputs/{created.id}/lip-sync-{created.id}.mp4"
-    assert server.stored_size(output) > 0
+    # One output, under the key of the attempt that rendered it.
+    [output] = server.stored_under(f"outputs/{created.id}/")
+    assert output.endswith(f"/lip-sync-{created.id}.mp4") and server.stored_size(output) > 0
 
     assert client.v1.video_projects.delete(id=created.id) is None
     with pytest.raises(ApiError) as caught:

@@ -13,7 +13,8 @@ from sqlalchemy.exc import IntegrityError
 from openlipsync.store.db import Database, upgrade
 from openlipsync.store.models import ApiKey
 
-TABLES = {"alembic_version", "api_keys", "uploads", "projects", "webhooks", "webhook_deliveries"}
+TABLES = {"alembic_version", "api_keys", "uploads", "projects", "webhooks", "webhook_deliveries",
+          "rate_windows"}
 
 
 def test_db_upgrade_command_creates_the_schema(tmp_path):
@@ -25,7 +26,7 @@ def test_db_upgrade_command_creates_the_schema(tmp_path):
     db = Database(f"sqlite:///{tmp_path / 'openlipsync.db'}")
     assert set(inspect(db.engine).get_table_names()) >= TABLES
     with db.session() as session:
-        assert session.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0002"
+        assert session.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0003"
     db.dispose()
 
 

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Header, HTTPException, Request
 
 from openlipsync.jobs.accounts.keys import authenticate
+from openlipsync.jobs.accounts.quotas import KeyLimits, check_rate
 from openlipsync.jobs.runtime import Runtime
 from openlipsync.store.models import ApiKey
 
@@ -19,7 +20,8 @@ RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
 def current_key(runtime: RuntimeDep, authorization: Annotated[str | None, Header()] = None) -> ApiKey:
-    """The key of ``Authorization: Bearer <key>``; 401 ``Unauthorized`` for anything else."""
+    """The key of ``Authorization: Bearer <key>``; 401 ``Unauthorized`` for anything else, 429
+    (with ``Retry-After``) past the key's requests per minute."""
     scheme, _, secret = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not secret.strip():
         raise HTTPException(401, "Unauthorized")
@@ -27,6 +29,7 @@ def current_key(runtime: RuntimeDep, authorization: Annotated[str | None, Header
         key = authenticate(session, secret.strip())
     if key is None:
         raise HTTPException(401, "Unauthorized")
+    check_rate(runtime.counter, key.id, KeyLimits.of(key, runtime.settings))
     return key
 
 

@@ -16,11 +16,18 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException
 
-from openlipsync.jobs.errors import InsufficientCredits, InvalidRequest, NotFound, ServiceError, Unprocessable
+from openlipsync.jobs.errors import (
+    InsufficientCredits,
+    InvalidRequest,
+    LimitReached,
+    NotFound,
+    ServiceError,
+    Unprocessable,
+)
 
 log = logging.getLogger(__name__)
 
-STATUS = {InvalidRequest: 400, InsufficientCredits: 402, NotFound: 404, Unprocessable: 422}
+STATUS = {InvalidRequest: 400, InsufficientCredits: 402, NotFound: 404, Unprocessable: 422, LimitReached: 429}
 
 
 def message(status: int, text: str, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -61,7 +68,9 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(ServiceError)
     async def _service(_: Request, exc: ServiceError) -> JSONResponse:
-        return message(STATUS.get(type(exc), 400), exc.message)
+        retry = getattr(exc, "retry_after_s", None)
+        return message(STATUS.get(type(exc), 400), exc.message,
+                       {"retry-after": str(retry)} if retry is not None else None)
 
     @app.exception_handler(DBAPIError)
     async def _database(request: Request, exc: DBAPIError) -> JSONResponse:

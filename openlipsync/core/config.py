@@ -13,6 +13,9 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+#: Shortest accepted ``OPENLIPSYNC_SECRET_KEY``: a short key can be guessed offline from one link.
+MIN_SECRET_CHARS = 32
+
 
 class Settings(BaseSettings):
     """Service settings; field ``x`` is read from ``OPENLIPSYNC_X``."""
@@ -42,8 +45,9 @@ class Settings(BaseSettings):
     #: Base of the signed upload/download links (e.g. ``https://lipsync.example.com``);
     #: default: the scheme and host of the request that asked for them.
     public_base_url: str | None = None
-    #: HMAC key for signed links; default: a random key kept in ``<data_dir>/secret.key``.
-    secret_key: str | None = None
+    #: HMAC key for signed links, at least ``MIN_SECRET_CHARS`` characters; default: a random key
+    #: kept in ``<data_dir>/secret.key``. A cluster sets it: every process must sign alike.
+    secret_key: str | None = Field(default=None, min_length=MIN_SECRET_CHARS)
 
     #: Renders that run at once per process (each in its own process): the in-process pool of
     #: ``serve`` (0: none), or the Celery concurrency of ``openlipsync worker``.
@@ -68,6 +72,18 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(default=2 * 1024**3, ge=1)
     #: Largest JSON request body.
     max_json_bytes: int = Field(default=256 * 1024, ge=1024)
+
+    #: Per-key limits (0: none). An operator lifts them for one key with ``openlipsync keys limits``.
+    #: Requests per minute to ``/v1/*``; the SDK polls about 2/s per running job.
+    rate_limit_per_minute: int = Field(default=1200, ge=0)
+    #: Jobs of one key rendering at once; more wait in the queue while other keys' jobs go first.
+    max_concurrent_jobs: int = Field(default=2, ge=0)
+    #: Jobs of one key queued or rendering; creating one more answers 429.
+    max_queued_jobs: int = Field(default=20, ge=0)
+    #: Upload slots of one key handed out and not yet uploaded while their URL still works.
+    max_pending_uploads: int = Field(default=100, ge=0)
+    #: Bytes of one key's uploads kept (uploads are kept ``upload_retention_s``).
+    max_upload_storage_bytes: int = Field(default=50 * 1024**3, ge=0)
 
     #: Remote inputs (http(s) URLs, YouTube): size cap and per-phase network timeout.
     max_remote_bytes: int = Field(default=2 * 1024**3, ge=1)

@@ -31,6 +31,16 @@ class Unprocessable(ServiceError):
     default_message = "Unable to create video"
 
 
+class LimitReached(ServiceError):
+    """A per-key limit (``jobs/accounts/quotas.py``); the client may try again after ``retry_after_s``."""
+
+    default_message = "Too many requests"
+
+    def __init__(self, message: str | None = None, retry_after_s: int = 60) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
 #: Magic Hour's documented render error codes.
 JOB_ERROR_CODES = frozenset({
     "invalid_audio_file", "invalid_video_file", "invalid_youtube_url", "file_too_large",

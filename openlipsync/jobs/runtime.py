@@ -23,6 +23,7 @@ from openlipsync.jobs.projects.stats import DatabaseCollector
 from openlipsync.jobs.queue.choose import make_queue
 from openlipsync.jobs.rendering.runner import ProjectRunner
 from openlipsync.store.backends import open_blob_store
+from openlipsync.store.counters import make_counter
 from openlipsync.store.db import Database, upgrade
 from openlipsync.store.models import Project
 
@@ -35,6 +36,7 @@ class Runtime:
         self.blobs = open_blob_store(settings.resolved_storage_url, settings)
         self.signer = Signer(load_secret(settings))
         self.links = Links(self.signer, self.blobs)
+        self.counter = make_counter(self.db, settings.broker_url)
         self.queue = make_queue(settings, ProjectRunner(self.db, self.blobs, settings, self.emit))
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -59,9 +61,10 @@ class Runtime:
         return False
 
     def _purge_step(self) -> bool:
-        """One batch of expired uploads; True while full batches keep coming."""
+        """One batch of expired uploads and of dead presigned URLs; True while full batches keep coming."""
         purged = retention.purge_expired_uploads(self.db, self.blobs, self.settings.upload_retention_s)
-        return purged == retention.BATCH
+        checked = retention.check_direct_uploads(self.db, self.blobs, self.settings.max_upload_bytes)
+        return retention.BATCH in (purged, checked)
 
     def _loops(self) -> list[tuple[str, Callable[[], None]]]:
         """The background loops, (thread name, body); each logs a database outage once."""

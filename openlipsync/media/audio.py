@@ -82,7 +82,7 @@ def _resampled(container, stream, rate: int, name: str) -> Iterator[np.ndarray]:
                 yield _mono(out)
     except DECODE_ERRORS as exc:
         if not decoded_any:
-            raise MediaError("invalid_audio_file", f"{name}: the audio does not decode ({exc})") from exc
+            raise MediaError("invalid_audio_file", f"{name}: the audio does not decode") from exc
     if not decoded_any:
         raise MediaError("invalid_audio_file", f"{name}: the audio stream holds no samples")
     for out in resampler.resample(None):

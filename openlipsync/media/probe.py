@@ -71,18 +71,33 @@ def _first_frame(
         for frame in container.decode(stream):
             return frame
     except DECODE_ERRORS as exc:
-        raise MediaError("invalid_video_file", f"{name}: the video stream does not decode ({exc})") from exc
+        raise MediaError("invalid_video_file", f"{name}: the video stream does not decode") from exc
     raise MediaError("invalid_video_file", f"{name}: the video stream holds no decodable frame")
 
 
+#: Largest picture accepted: 8K UHD in pixels, and no side over 8192. Bigger frames would take
+#: hundreds of megabytes each through the renderer; the header is checked before any decoding.
+MAX_PIXELS, MAX_SIDE = 7680 * 4320, 8192
+
+
+def check_dimensions(width: int, height: int, name: str) -> None:
+    """MediaError("invalid_video_file") for a picture larger than the renderer takes."""
+    if width * height > MAX_PIXELS or max(width, height) > MAX_SIDE:
+        raise MediaError("invalid_video_file", f"{name}: the video is {width}x{height}; the largest "
+                                               f"accepted is 7680x4320 (8K), no side over {MAX_SIDE}")
+
+
 def probe_video(path: str | os.PathLike[str]) -> VideoInfo:
-    """Facts about a video file; MediaError("invalid_video_file") for anything without a decodable video."""
+    """Facts about a video file; MediaError("invalid_video_file") for anything without a decodable
+    video, or with one too large to render."""
     name = Path(path).name
     with open_input(path, "invalid_video_file") as container:
         stream = video_stream(container)
         if stream is None:
             raise MediaError("invalid_video_file", f"{name}: no video stream")
+        check_dimensions(stream.codec_context.width or 0, stream.codec_context.height or 0, name)
         frame = _first_frame(container, stream, name)
+        check_dimensions(frame.width, frame.height, name)
         rotation = rotation_of(frame, stream)
         width, height = (frame.height, frame.width) if rotation in (90, 270) else (frame.width, frame.height)
         duration = _duration(container, stream)
@@ -121,7 +136,7 @@ def probe_audio_duration(path: str | os.PathLike[str]) -> float:
                     return stated
                 samples, rate = samples + frame.samples, frame.sample_rate
         except DECODE_ERRORS as exc:
-            raise MediaError("invalid_audio_file", f"{name}: its audio does not decode ({exc})") from exc
+            raise MediaError("invalid_audio_file", f"{name}: its audio does not decode") from exc
         if not samples:
             raise MediaError("invalid_audio_file", f"{name}: the audio stream holds no samples")
         return float(Fraction(samples, rate))

@@ -6,6 +6,7 @@ reader report the same error code for the same broken file.
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -15,19 +16,29 @@ import av.stream
 
 from openlipsync.media.errors import MediaError
 
+log = logging.getLogger(__name__)
+
 # What PyAV raises for unreadable input: its own FFmpeg errors, plus OS errors (a missing file,
 # a directory) and ValueError (some malformed headers surface that way).
 DECODE_ERRORS: tuple[type[BaseException], ...] = (av.FFmpegError, OSError, ValueError)
 
 
 def open_input(path: str | os.PathLike[str], code: str) -> av.container.InputContainer:
-    """Open ``path`` for reading; ``code`` is the MediaError code to raise when that fails."""
+    """Open ``path`` for reading; ``code`` is the MediaError code to raise when that fails.
+
+    The message names the input by kind and never carries the server's path or FFmpeg's errno
+    text: it goes to whoever sent the file (the detail is logged here for the operator).
+    """
+    kind = "audio" if "audio" in code else "video"
     if not Path(path).is_file():
-        raise MediaError(code, f"{path}: no such file")
+        log.warning("media input %s does not exist", path)
+        raise MediaError(code, f"the {kind} file is missing")
     try:
         return av.open(os.fspath(path), mode="r")
     except DECODE_ERRORS as exc:
-        raise MediaError(code, f"{Path(path).name}: not a readable media file ({exc})") from exc
+        log.info("cannot open media input %s: %s", path, exc)
+        raise MediaError(code, f"the {kind} file is not a readable media file (corrupt, truncated, "
+                               "or not audio/video)") from exc
 
 
 def video_stream(container: av.container.InputContainer) -> av.stream.Stream | None:

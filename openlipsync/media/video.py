@@ -125,7 +125,7 @@ def _decode(path, info: VideoInfo, start: float, end: float | None, *, seek: boo
             if previous is None and seek:
                 raise _SeekMissed from exc
             if previous is None:
-                raise MediaError("invalid_video_file", f"{name}: the video does not decode ({exc})") from exc
+                raise MediaError("invalid_video_file", f"{name}: the video does not decode") from exc
         if previous is None and seek:
             raise _SeekMissed
 

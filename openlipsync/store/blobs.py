@@ -32,6 +32,10 @@ def check_key(key: str) -> str:
     return key
 
 
+class BlobTooLarge(ValueError):
+    """A blob over the size a reader allows (an object store could not refuse it at upload)."""
+
+
 class BlobWriter(ABC):
     """An upload in progress: nothing is visible under the key until ``commit``."""
 
@@ -46,6 +50,10 @@ class BlobWriter(ABC):
 
 
 class BlobStore(ABC):
+    #: Whether clients upload straight into the store (presigned URLs that the API cannot refuse
+    #: at upload time, so sizes are checked afterwards; ``jobs/projects/retention.py``).
+    direct_uploads = False
+
     @abstractmethod
     def writer(self, key: str) -> BlobWriter:
         """Start writing ``key``; call ``commit`` to publish it or ``abort`` to drop it."""
@@ -64,8 +72,9 @@ class BlobStore(ABC):
 
     @abstractmethod
     @contextmanager
-    def local_path(self, key: str) -> Iterator[Path]:
-        """A local file holding the blob for the length of the block (for the decoder)."""
+    def local_path(self, key: str, max_bytes: int | None = None) -> Iterator[Path]:
+        """A local file holding the blob for the length of the block (for the decoder);
+        BlobTooLarge, with nothing copied past the cap, when it holds more than ``max_bytes``."""
 
     @abstractmethod
     def delete(self, key: str) -> None:
@@ -145,10 +154,12 @@ class LocalBlobStore(BlobStore):
                 yield chunk
 
     @contextmanager
-    def local_path(self, key: str) -> Iterator[Path]:
+    def local_path(self, key: str, max_bytes: int | None = None) -> Iterator[Path]:
         path = self._path(key)
         if not path.is_file():
             raise FileNotFoundError(f"no blob {key!r}")
+        if max_bytes is not None and path.stat().st_size > max_bytes:
+            raise BlobTooLarge(f"blob {key!r} is larger than {max_bytes} bytes")
         yield path
 
     def delete(self, key: str) -> None:

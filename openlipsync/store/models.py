@@ -45,6 +45,19 @@ class ApiKey(Base):
     credits: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[float] = mapped_column(Float, default=now)
     revoked_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    #: JSON object of per-key limits that replace the settings' defaults (``jobs/accounts/quotas.py``).
+    limits: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class RateWindow(Base):
+    """Requests of one key in one minute, when no Redis is there to count them (``store/counters.py``)."""
+
+    __tablename__ = "rate_windows"
+
+    key_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    #: Unix minute (seconds // 60).
+    window: Mapped[int] = mapped_column(Integer, primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class Upload(Base):
@@ -60,6 +73,9 @@ class Upload(Base):
     expires_at: Mapped[float] = mapped_column(Float)
     uploaded_at: Mapped[float | None] = mapped_column(Float, nullable=True)
     size: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    #: When the object store was asked, after the upload URL expired, what the slot really holds
+    #: (a presigned PUT cannot be refused, so its size is settled only once the URL is dead).
+    checked_at: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
 class Project(Base):

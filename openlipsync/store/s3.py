@@ -17,7 +17,7 @@ from tempfile import SpooledTemporaryFile
 from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
-from openlipsync.store.blobs import CHUNK, BlobStore, BlobWriter, check_key
+from openlipsync.store.blobs import CHUNK, BlobStore, BlobTooLarge, BlobWriter, check_key
 
 if TYPE_CHECKING:
     from openlipsync.core.config import Settings
@@ -61,6 +61,8 @@ class _S3Writer(BlobWriter):
 class S3BlobStore(BlobStore):
     """``client`` does the work; ``presigner`` signs the URLs clients use (it may name another host)."""
 
+    direct_uploads = True
+
     def __init__(self, bucket: str, prefix: str, client, presigner=None) -> None:
         self.bucket = bucket
         self.prefix = prefix.strip("/")
@@ -96,12 +98,12 @@ class S3BlobStore(BlobStore):
             body.close()
 
     @contextmanager
-    def local_path(self, key: str) -> Iterator[Path]:
+    def local_path(self, key: str, max_bytes: int | None = None) -> Iterator[Path]:
         folder = Path(tempfile.mkdtemp(prefix="openlipsync-blob-"))
         try:
             path = folder / Path(key).name
             try:
-                self.client.download_file(self.bucket, self.object_key(key), str(path))
+                self._download(key, path, max_bytes)
             except Exception as exc:
                 if _missing(exc):
                     raise FileNotFoundError(f"no blob {key!r}") from exc
@@ -109,6 +111,26 @@ class S3BlobStore(BlobStore):
             yield path
         finally:
             shutil.rmtree(folder, ignore_errors=True)
+
+    def _download(self, key: str, path: Path, max_bytes: int | None) -> None:
+        """Copy the object to ``path``, counting bytes as they come: the object may have been
+        replaced by a larger one (a presigned PUT cannot be refused) since anyone looked."""
+        if max_bytes is None:
+            self.client.download_file(self.bucket, self.object_key(key), str(path))
+            return
+        answer = self.client.get_object(Bucket=self.bucket, Key=self.object_key(key))
+        body, size = answer["Body"], 0
+        try:
+            if answer.get("ContentLength", 0) > max_bytes:
+                raise BlobTooLarge(f"blob {key!r} is larger than {max_bytes} bytes")
+            with open(path, "wb") as out:
+                for chunk in body.iter_chunks(CHUNK):
+                    size += len(chunk)
+                    if size > max_bytes:
+                        raise BlobTooLarge(f"blob {key!r} is larger than {max_bytes} bytes")
+                    out.write(chunk)
+        finally:
+            body.close()
 
     def delete(self, key: str) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=self.object_key(key))

@@ -6,6 +6,7 @@ from fastapi import APIRouter
 
 from openlipsync.api.deps import BaseUrlDep, KeyDep, RuntimeDep
 from openlipsync.api.schemas import LipSyncRequest, LipSyncResponse
+from openlipsync.jobs.accounts.quotas import KeyLimits
 from openlipsync.jobs.errors import InvalidRequest
 from openlipsync.jobs.inputs import uploads
 from openlipsync.jobs.projects.catalog import ProjectSpec, create_project, is_url
@@ -41,8 +42,10 @@ def _spec(body: LipSyncRequest) -> ProjectSpec:
 def create_lip_sync(body: LipSyncRequest, key: KeyDep, runtime: RuntimeDep, base: BaseUrlDep) -> dict:
     """Queue a lip-sync job; poll ``GET /v1/video-projects/{id}`` for its state."""
     spec = _spec(body)
+    limits = KeyLimits.of(key, runtime.settings)
     uploads.confirm_direct(runtime.db, runtime.blobs, key.id, [spec.audio_input, spec.video_input],
-                           runtime.settings.max_upload_bytes)
-    project = create_project(runtime.db, runtime.queue, key.id, spec, base, runtime.settings.max_frames)
+                           runtime.settings.max_upload_bytes, limits)
+    project = create_project(runtime.db, runtime.queue, key.id, limits, spec, base,
+                             runtime.settings.max_frames)
     return {"id": project.id, "credits_charged": project.credits_charged,
             "estimated_frame_cost": project.credits_charged}

@@ -17,8 +17,10 @@ def output_name(project_id: str) -> str:
     return f"lip-sync-{project_id}.mp4"
 
 
-def output_key(project_id: str) -> str:
-    return f"outputs/{project_id}/{output_name(project_id)}"
+def output_key(project_id: str, attempt: str) -> str:
+    """Where one attempt (named by its claim token) stores its output: a worker that lost its
+    claim can overwrite or delete only its own file, never the one another attempt published."""
+    return f"outputs/{project_id}/{attempt}/{output_name(project_id)}"
 
 
 def download_path(project_id: str) -> str:

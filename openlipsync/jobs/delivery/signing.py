@@ -6,34 +6,47 @@ path and the expiry, so a signature for one file, one verb or one deadline fits 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import os
 import secrets
+import tempfile
 import time
 from pathlib import Path
 from urllib.parse import urlencode
 
-from openlipsync.core.config import Settings
+from openlipsync.core.config import MIN_SECRET_CHARS, Settings
 
 
 def load_secret(settings: Settings) -> bytes:
     """The signing key: the configured one, else a random key kept in the data folder.
 
     Every process of one installation must share it; a cluster sets ``OPENLIPSYNC_SECRET_KEY``.
+    The file appears with its content or not at all (written aside, then hard-linked into place),
+    so a process starting while another creates it never reads an empty key.
     """
     if settings.secret_key:
         return settings.secret_key.encode()
     path = Path(settings.data_dir) / "secret.key"
     path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        pass
-    else:
-        with os.fdopen(fd, "w") as out:
-            out.write(secrets.token_hex(32))
-    return path.read_text().strip().encode()
+    if not path.exists():
+        fd, draft = tempfile.mkstemp(dir=path.parent, prefix=".secret-")
+        try:
+            with os.fdopen(fd, "w") as out:
+                out.write(secrets.token_hex(32))
+                out.flush()
+                os.fsync(out.fileno())
+            os.chmod(draft, 0o600)
+            with contextlib.suppress(FileExistsError):  # another process won: use its key
+                os.link(draft, path)
+        finally:
+            os.unlink(draft)
+    secret = path.read_text().strip()
+    if len(secret) < MIN_SECRET_CHARS:
+        raise RuntimeError(f"{path} holds a signing key shorter than {MIN_SECRET_CHARS} characters; "
+                           "delete it to have a new one made (links handed out so far stop working)")
+    return secret.encode()
 
 
 class SignatureError(Exception):

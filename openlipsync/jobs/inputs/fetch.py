@@ -11,7 +11,8 @@ from __future__ import annotations
 import ipaddress
 import socket
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -45,13 +46,35 @@ class AllowList:
         return host.lower().rstrip(".") in self.hosts or any(ip in net for net in self.networks)
 
 
+#: IANA's special-purpose address registries (IPv4 and IPv6), by what each range is. None of them
+#: is a place a user's media lives; the tunnelling and translation forms (6to4, Teredo, NAT64)
+#: would carry an internal IPv4 address inside an IPv6 one, so they are refused whole.
+SPECIAL_RANGES = sorted(((ipaddress.ip_network(net), kind) for net, kind in (
+    ("0.0.0.0/8", "unspecified"), ("10.0.0.0/8", "private"), ("100.64.0.0/10", "carrier-grade NAT"),
+    ("127.0.0.0/8", "loopback"), ("169.254.0.0/16", "link-local"), ("172.16.0.0/12", "private"),
+    ("192.0.0.0/24", "IETF protocol"), ("192.0.2.0/24", "documentation"), ("192.31.196.0/24", "AS112"),
+    ("192.52.193.0/24", "AMT"), ("192.88.99.0/24", "6to4 relay"), ("192.168.0.0/16", "private"),
+    ("192.175.48.0/24", "AS112"), ("198.18.0.0/15", "benchmarking"), ("198.51.100.0/24", "documentation"),
+    ("203.0.113.0/24", "documentation"), ("224.0.0.0/4", "multicast"), ("240.0.0.0/4", "reserved"),
+    ("255.255.255.255/32", "broadcast"),
+    ("::/128", "unspecified"), ("::1/128", "loopback"), ("::/96", "IPv4-compatible"),
+    ("::ffff:0:0/96", "IPv4-mapped"),
+    ("64:ff9b::/96", "NAT64"), ("64:ff9b:1::/48", "NAT64"), ("100::/64", "discard"),
+    ("100:0:0:1::/64", "dummy"), ("2001::/23", "IETF protocol"), ("2001::/32", "Teredo"),
+    ("2001:2::/48", "benchmarking"), ("2001:10::/28", "ORCHID"), ("2001:20::/28", "ORCHID"),
+    ("2001:db8::/32", "documentation"), ("2002::/16", "6to4"), ("2620:4f:8000::/48", "AS112"),
+    ("3fff::/20", "documentation"), ("5f00::/16", "SRv6"), ("fc00::/7", "private"),
+    ("fe80::/10", "link-local"), ("fec0::/10", "site-local"), ("ff00::/8", "multicast"),
+)), key=lambda entry: -entry[0].prefixlen)
+
+
 def _kind(ip: IPAddress) -> str | None:
-    """Why ``ip`` is not a public address, or None when it is."""
+    """Why ``ip`` is not a public address (its most specific special-purpose range), or None."""
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        return _kind(ip.ipv4_mapped)
-    for name in ("loopback", "link_local", "unspecified", "multicast", "private", "reserved"):
-        if getattr(ip, f"is_{name}"):
-            return name.replace("_", "-")
+        return _kind(ip.ipv4_mapped) or "IPv4-mapped"
+    for network, kind in SPECIAL_RANGES:
+        if ip.version == network.version and ip in network:
+            return kind
     return None if ip.is_global else "non-public"
 
 
@@ -63,8 +86,50 @@ def resolve(host: str, port: int) -> list[IPAddress]:
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except OSError as exc:
-        raise FetchError(f"cannot resolve host {host!r}: {exc}") from exc
-    return list(dict.fromkeys(ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos))
+        raise FetchError(f"cannot resolve host {host!r}") from exc
+    return list(dict.fromkeys(_address(info) for info in infos))
+
+
+def _address(info: tuple) -> IPAddress:
+    return ipaddress.ip_address(info[4][0].split("%")[0])
+
+
+def refusal(host: str, ip: IPAddress, allow: AllowList, what: str) -> FetchError | None:
+    """The error for connecting to ``ip`` (resolved from ``host``), or None when it may be reached.
+
+    It names the kind of address and never the address itself: the user who sent the URL must
+    not learn what an internal name resolves to.
+    """
+    kind = _kind(ip)
+    if kind is None or allow.allows(host, ip):
+        return None
+    return FetchError(f"refusing to fetch {what}: {host} resolves to a {kind} address "
+                      "(an operator can allow it with OPENLIPSYNC_REMOTE_ALLOW)")
+
+
+@contextmanager
+def guarded_resolution(allow: AllowList) -> Iterator[list[FetchError]]:
+    """Check every host name resolved in the block, by any library (yt-dlp reads YouTube pages
+    itself): a lookup that yields a non-public address fails like an unknown host, and the
+    library connects to exactly the addresses checked, so a second DNS answer cannot slip in.
+    Yields the refusals, for the error message. For one render process at a time (it replaces
+    ``socket.getaddrinfo`` for the whole process while it runs)."""
+    real, refused = socket.getaddrinfo, []
+
+    def checked(host, port, *args, **kwargs):
+        infos = real(host, port, *args, **kwargs)
+        name = host.decode() if isinstance(host, bytes) else str(host)
+        for info in infos:
+            if (error := refusal(name, _address(info), allow, repr(name))) is not None:
+                refused.append(error)
+                raise socket.gaierror(socket.EAI_NONAME, error.message)
+        return infos
+
+    socket.getaddrinfo = checked
+    try:
+        yield refused
+    finally:
+        socket.getaddrinfo = real
 
 
 def check_url(url: httpx.URL, allow: AllowList) -> IPAddress:
@@ -74,12 +139,8 @@ def check_url(url: httpx.URL, allow: AllowList) -> IPAddress:
     port = url.port or (443 if url.scheme == "https" else 80)
     addresses = resolve(url.host, port)
     for ip in addresses:
-        kind = _kind(ip)
-        if kind and not allow.allows(url.host, ip):
-            raise FetchError(
-                f"refusing to fetch {str(url)!r}: {url.host} resolves to {ip}, a {kind} address "
-                "(an operator can allow it with OPENLIPSYNC_REMOTE_ALLOW)"
-            )
+        if (error := refusal(url.host, ip, allow, repr(str(url)))) is not None:
+            raise error
     return addresses[0]
 
 
@@ -100,8 +161,10 @@ def fetch(url: str, dest: Path, *, max_bytes: int, timeout_s: float, allow: Allo
             request = client.build_request("GET", target, headers=headers, extensions=extensions)
             try:
                 response = client.send(request, stream=True)
+            except httpx.TimeoutException as exc:
+                raise FetchError(f"cannot fetch {str(current)!r}: the server did not answer in time") from exc
             except httpx.HTTPError as exc:
-                raise FetchError(f"cannot fetch {str(current)!r}: {exc}") from exc
+                raise FetchError(f"cannot fetch {str(current)!r}: cannot connect to the server") from exc
             try:
                 if response.is_redirect:
                     current = current.join(response.headers["location"])
@@ -130,4 +193,4 @@ def _save(response: httpx.Response, dest: Path, max_bytes: int, deadline: float,
                     raise FetchError(f"fetching {url!r} took too long")
                 out.write(chunk)
     except httpx.HTTPError as exc:
-        raise FetchError(f"cannot fetch {url!r}: {exc}") from exc
+        raise FetchError(f"cannot fetch {url!r}: the download broke off") from exc

@@ -1,7 +1,8 @@
 """YouTube inputs through yt-dlp (as a library), behind the same SSRF guard as URL inputs.
 
 yt-dlp only reads the page (its YouTube extractors alone: no generic extractor that would
-fetch whatever URL it is given); the media itself is downloaded by ``fetch``, which checks
+fetch whatever URL it is given), and every name it resolves meanwhile passes the same check
+(``guarded_resolution``); the media itself is downloaded by ``fetch``, which checks and pins
 every address it connects to.
 """
 
@@ -12,7 +13,7 @@ from pathlib import Path
 import httpx
 
 from openlipsync.jobs.errors import JobError
-from openlipsync.jobs.inputs.fetch import AllowList, FetchError, check_url, fetch
+from openlipsync.jobs.inputs.fetch import AllowList, FetchError, check_url, fetch, guarded_resolution
 
 #: A single file with both picture and sound, so no muxing is needed.
 FORMAT = "best[vcodec!=none][acodec!=none][ext=mp4]/best[vcodec!=none][acodec!=none]/best[vcodec!=none]"
@@ -23,6 +24,7 @@ def download_youtube(url: str, dest_dir: Path, *, max_bytes: int, timeout_s: flo
     from yt_dlp import YoutubeDL
     from yt_dlp.utils import YoutubeDLError
 
+    refused: list[FetchError] = []
     try:
         check_url(httpx.URL(url), allow)
         options = {
@@ -30,7 +32,7 @@ def download_youtube(url: str, dest_dir: Path, *, max_bytes: int, timeout_s: flo
             "skip_download": True, "format": FORMAT, "socket_timeout": timeout_s,
             "allowed_extractors": ["youtube.*"], "retries": 0, "extractor_retries": 0,
         }
-        with YoutubeDL(options) as ydl:
+        with guarded_resolution(allow) as refused, YoutubeDL(options) as ydl:
             info = ydl.extract_info(url, download=False)
         media_url, ext = info.get("url"), info.get("ext") or "mp4"
         if not media_url:
@@ -42,8 +44,11 @@ def download_youtube(url: str, dest_dir: Path, *, max_bytes: int, timeout_s: flo
             raise JobError("file_too_large", exc.message) from exc
         raise JobError("invalid_youtube_url", f"cannot fetch the YouTube video: {exc.message}") from exc
     except (YoutubeDLError, httpx.InvalidURL, ValueError) as exc:
+        if refused:
+            message = f"cannot fetch the YouTube video: {refused[0].message}"
+            raise JobError("invalid_youtube_url", message) from exc
         raise JobError(
             "invalid_youtube_url",
             f"cannot read the YouTube video at {url} (private, age-restricted, region-restricted, "
-            f"unavailable, or not a YouTube URL): {exc}",
+            "unavailable, or not a YouTube URL)",
         ) from exc

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from urllib.parse import urlparse
@@ -11,7 +12,8 @@ from sqlalchemy.orm import Session
 
 from openlipsync.core.logs import REQUEST_ID
 from openlipsync.core.metrics import CREDITS_CHARGED
-from openlipsync.jobs.accounts import credits
+from openlipsync.jobs.accounts import credits, quotas
+from openlipsync.jobs.accounts.quotas import KeyLimits
 from openlipsync.jobs.errors import InsufficientCredits, InvalidRequest, NotFound, Unprocessable
 from openlipsync.jobs.queue.transport import JobQueue
 from openlipsync.store.blobs import BlobStore
@@ -59,20 +61,24 @@ def _estimate(spec: ProjectSpec, max_frames: int) -> tuple[int, float]:
     if spec.end_seconds <= spec.start_seconds:
         raise InvalidRequest(f"end_seconds ({spec.end_seconds:g}) must be greater than start_seconds "
                              f"({spec.start_seconds:g})")
+    # Compared as a float first: 1e308 seconds is no frame count (ceil would overflow).
+    if (spec.end_seconds - spec.start_seconds) * credits.ESTIMATE_FPS > max_frames:
+        raise Unprocessable(f"the clip is longer than the limit of {max_frames} frames at "
+                            f"{credits.ESTIMATE_FPS} fps (end_seconds - start_seconds is too long)")
     frames = credits.estimate_frames(spec.start_seconds, spec.end_seconds)
-    if frames > max_frames:
-        raise Unprocessable(f"the clip is {frames} frames at {credits.ESTIMATE_FPS} fps; the limit is "
-                            f"{max_frames} frames (end_seconds - start_seconds is too long)")
     fps = min(float(credits.ESTIMATE_FPS), spec.max_fps_limit or float(credits.ESTIMATE_FPS))
     return credits.frame_cost(frames, spec.mode), fps
 
 
-def create_project(db: Database, queue: JobQueue, key_id: str, spec: ProjectSpec, base_url: str,
-                   max_frames: int) -> Project:
-    """Validate, charge the estimate and queue, atomically: a short balance creates nothing."""
+def create_project(db: Database, queue: JobQueue, key_id: str, limits: KeyLimits, spec: ProjectSpec,
+                   base_url: str, max_frames: int) -> Project:
+    """Validate, charge the estimate and queue, atomically: a short balance or a key with its
+    queue full creates nothing."""
     cost, fps = _estimate(spec, max_frames)
     name = spec.name or f"Lip Sync - {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M:%S')}"
     with db.session() as session:
+        quotas.lock_key(db, session, key_id)
+        quotas.check_new_job(session, key_id, limits)
         _check_input(session, key_id, spec.audio_input, "assets.audio_file_path")
         if spec.video_source == "file":
             _check_input(session, key_id, spec.video_input, "assets.video_file_path")
@@ -134,16 +140,27 @@ def _unshared_inputs(session: Session, project: Project) -> list[str]:
     return sorted(mine - used)
 
 
+def unrendered_refund(project: Project) -> int:
+    """What canceling the job gives back: everything while queued; while rendering, the share of
+    the work not done yet (``progress``, as last reported by the worker's heartbeat), so a job
+    deleted just before it ends does not render for free."""
+    if project.status == QUEUED:
+        return project.credits_charged
+    return project.credits_charged - math.ceil(project.credits_charged * min(max(project.progress, 0.0), 1.0))
+
+
 def delete_project(db: Database, blobs: BlobStore, key_id: str, project_id: str) -> None:
-    """Delete for good: the output and the inputs go; a job still queued or rendering is canceled
-    and refunded in full (its worker notices at its next heartbeat and stops)."""
+    """Delete for good: the output and the inputs go; a job still queued is canceled and refunded
+    in full, a rendering one for the part not rendered (its worker notices at its next heartbeat
+    and stops)."""
     with db.session() as session:
         project = session.get(Project, project_id, with_for_update=True, populate_existing=True)
         if project is None or project.key_id != key_id or not project.enabled:
             raise NotFound()
         if project.status in (QUEUED, RENDERING):
-            credits.refund(session, key_id, project.credits_charged)
-            project.credits_charged = 0
+            refund = unrendered_refund(project)
+            credits.refund(session, key_id, refund)
+            project.credits_charged -= refund
             project.status, project.claim_token, project.lease_until = CANCELED, None, None
             project.finished_at = now()
         project.enabled = False

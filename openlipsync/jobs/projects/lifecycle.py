@@ -16,11 +16,12 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from openlipsync.core.config import Settings
 from openlipsync.core.metrics import JOB_FAILURES, JOBS_COMPLETED
-from openlipsync.jobs.accounts import credits
+from openlipsync.jobs.accounts import credits, quotas
 from openlipsync.jobs.delivery.webhooks import COMPLETED, ERRORED, STARTED
 from openlipsync.store.db import Database
-from openlipsync.store.models import COMPLETE, ERROR, QUEUED, RENDERING, Project, now
+from openlipsync.store.models import COMPLETE, ERROR, QUEUED, RENDERING, ApiKey, Project, now
 
 #: Records a webhook event in the session of the state change: (session, project, event).
 Emit = Callable[[Session, Project, str], None]
@@ -43,10 +44,20 @@ def _locked(session: Session, project_id: str) -> Project | None:
     return session.get(Project, project_id, with_for_update=True, populate_existing=True)
 
 
-def claim(db: Database, project_id: str, lease_s: float, emit: Emit) -> Claim | None:
-    """Take a queued job for this worker; None if it is not (or no longer) queued."""
+def claim(db: Database, project_id: str, settings: Settings, emit: Emit) -> Claim | None:
+    """Take a queued job for this worker; None if it is not (or no longer) queued, or if its key
+    renders ``max_concurrent_jobs`` already (the job stays queued and the next sweep submits it
+    again, so other keys' jobs go first meanwhile)."""
     token = secrets.token_hex(8)
+    lease_s = settings.lease_s
     with db.session() as session:
+        waiting = session.get(Project, project_id)
+        if waiting is None or waiting.status != QUEUED or not waiting.enabled:
+            return None
+        quotas.lock_key(db, session, waiting.key_id)
+        limits = quotas.KeyLimits.of(session.get(ApiKey, waiting.key_id), settings)
+        if not quotas.may_start(session, waiting.key_id, limits):
+            return None
         moment = now()
         won = session.execute(
             update(Project).where(Project.id == project_id, Project.status == QUEUED, Project.enabled)
@@ -71,11 +82,18 @@ def heartbeat(db: Database, project_id: str, token: str, lease_s: float, progres
         ).rowcount == 1
 
 
+def _holds(project: Project | None, token: str) -> bool:
+    """Whether the claim ``token`` still owns the job: rendering, its token, its lease not run out."""
+    return (project is not None and project.status == RENDERING and project.claim_token == token
+            and project.lease_until is not None and project.lease_until >= now())
+
+
 def complete(db: Database, project_id: str, token: str, summary: dict, output_key: str, emit: Emit) -> bool:
-    """Mark the job done and settle its credits to the frames rendered; False if the claim is gone."""
+    """Publish the attempt's output and settle the credits to the frames rendered; False unless
+    this attempt still holds the lease (then the output is the caller's to delete)."""
     with db.session() as session:
         project = _locked(session, project_id)
-        if project is None or project.status != RENDERING or project.claim_token != token:
+        if not _holds(project, token):
             return False
         actual = credits.frame_cost(summary["frames"], project.mode)
         project.credits_charged = credits.settle(session, project.key_id, project.credits_charged, actual)

@@ -12,7 +12,7 @@ store that fails midway leaves the row for the next sweep to try again.
 
 from __future__ import annotations
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from openlipsync.store.blobs import BlobStore
@@ -50,4 +50,32 @@ def purge_expired_uploads(db: Database, blobs: BlobStore, retention_s: float, ba
         blobs.delete(file_path)
     with db.session() as session:
         session.execute(delete(Upload).where(Upload.file_path.in_(due)))
+    return len(due)
+
+
+def check_direct_uploads(db: Database, blobs: BlobStore, max_bytes: int, batch: int = BATCH) -> int:
+    """Settle the size of uploads whose presigned URL has expired; returns how many were due.
+
+    An object store takes whatever a presigned PUT sends, and the URL stays valid after the job
+    that uses it was accepted, so someone could upload a small file, create the job, then PUT
+    gigabytes. The worker's capped download keeps such a file out of renders; this sweep keeps
+    it out of the store: once the URL is dead, one HEAD says what the slot holds for good, an
+    object over the upload limit is deleted, and the slot counts as never uploaded.
+    """
+    if not blobs.direct_uploads:
+        return 0
+    with db.session() as session:
+        due = list(session.scalars(select(Upload.file_path)
+                                   .where(Upload.expires_at <= now(), Upload.checked_at.is_(None))
+                                   .order_by(Upload.expires_at).limit(batch)))
+    for file_path in due:
+        size = blobs.size(file_path)
+        values: dict = {"checked_at": now()}
+        if size is not None and size > max_bytes:
+            blobs.delete(file_path)
+            values.update(size=None, uploaded_at=None)
+        elif size is not None:
+            values["size"] = size
+        with db.session() as session:
+            session.execute(update(Upload).where(Upload.file_path == file_path).values(**values))
     return len(due)

@@ -23,6 +23,7 @@ from openlipsync.jobs.errors import JobError
 from openlipsync.jobs.inputs.fetch import AllowList, FetchError, fetch
 from openlipsync.jobs.inputs.youtube import download_youtube
 from openlipsync.store.backends import open_blob_store
+from openlipsync.store.blobs import BlobTooLarge
 
 #: Seconds between progress messages (the engine reports every frame).
 PROGRESS_EVERY_S = 0.2
@@ -48,9 +49,12 @@ def _input(ref: str, kind: str, work_dir: Path, settings: Settings, stack: ExitS
     if ref.startswith("api-assets/"):
         try:
             store = open_blob_store(settings.resolved_storage_url, settings)
-            return stack.enter_context(store.local_path(ref))
+            return stack.enter_context(store.local_path(ref, max_bytes=settings.max_upload_bytes))
         except FileNotFoundError as exc:
             raise JobError(code, f"the uploaded {kind} file {ref!r} is no longer stored") from exc
+        except BlobTooLarge as exc:
+            raise JobError("file_too_large", f"the uploaded {kind} file is larger than the upload limit "
+                                             f"of {settings.max_upload_bytes} bytes") from exc
     try:
         return fetch(ref, work_dir / f"{kind}{_suffix(ref)}", max_bytes=settings.max_remote_bytes,
                      timeout_s=settings.remote_timeout_s, allow=AllowList(settings.remote_allow))
@@ -97,9 +101,9 @@ def child_main(conn: Connection, job: dict, settings_data: dict, work_dir: str, 
             conn.send(("done", _render(job, Settings(**settings_data), Path(work_dir), conn)))
         except (JobError, MediaError) as exc:
             conn.send(("error", exc.code, exc.message))
-        except Exception as exc:
-            traceback.print_exc()
-            conn.send(("error", "unknown_error", f"the render failed: {type(exc).__name__}: {exc}"))
+        except Exception:
+            traceback.print_exc()  # the operator's log has the detail; the user gets no server internals
+            conn.send(("error", "unknown_error", "the render failed because of an internal error"))
         finally:
             conn.close()
             sys.stderr = sys.__stderr__

@@ -54,7 +54,7 @@ class ProjectRunner:
         self._emit = emit
 
     def __call__(self, project_id: str, stop: threading.Event) -> None:
-        claim = lifecycle.claim(self._db, project_id, self._settings.lease_s, self._emit)
+        claim = lifecycle.claim(self._db, project_id, self._settings, self._emit)
         if claim is None:
             return
         mode = claim.job["mode"]
@@ -66,11 +66,11 @@ class ProjectRunner:
                 outcome = self._supervise(claim, work_dir, stop)
                 try:
                     self._settle(project_id, claim, outcome, work_dir)
-                except Exception as exc:
+                except Exception:
                     log.exception("settling project %s failed", project_id)
                     lifecycle.fail(self._db, project_id, claim.token, "unknown_error",
-                                   f"storing the result failed: {exc}", self._emit)
-                    outcome = ("error", "unknown_error", str(exc))
+                                   "storing the result failed; the credits were refunded", self._emit)
+                    outcome = ("error", "unknown_error", "storing the result failed")
             finally:
                 shutil.rmtree(work_dir, ignore_errors=True)
             seconds = time.monotonic() - began
@@ -94,6 +94,7 @@ class ProjectRunner:
         next_beat = time.monotonic() + beat_every
         progress = 0.0
         failed_beats = 0
+        renewed = time.monotonic()
         try:
             while True:
                 if receiver.poll(0.2):
@@ -101,8 +102,9 @@ class ProjectRunner:
                         message = receiver.recv()
                     except EOFError:
                         process.join(5)
-                        return ("error", "unknown_error",
-                                f"the render process stopped unexpectedly ({_exit_text(process.exitcode)})")
+                        log.warning("render process of project %s stopped (%s)", claim.job["id"],
+                                    _exit_text(process.exitcode))
+                        return ("error", "unknown_error", "the render stopped unexpectedly")
                     if message[0] != "progress":
                         return message
                     progress = overall_progress(*message[1:])
@@ -114,7 +116,11 @@ class ProjectRunner:
                 if time.monotonic() >= next_beat:
                     next_beat = time.monotonic() + beat_every
                     ours, failed_beats = self._beat(claim, progress, failed_beats)
-                    if not ours:
+                    if failed_beats == 0:
+                        renewed = time.monotonic()
+                    # Deleted, taken over, or unrenewed for a whole lease (another worker may own
+                    # it now): stop rendering at once.
+                    if not ours or time.monotonic() - renewed >= settings.lease_s:
                         return ("lost",)
         finally:
             if process.is_alive():
@@ -143,10 +149,10 @@ class ProjectRunner:
     def _settle(self, project_id: str, claim: Claim, outcome: Outcome, work_dir: Path) -> None:
         kind = outcome[0]
         if kind == "done":
-            key = output_key(project_id)
+            key = output_key(project_id, claim.token)
             self._blobs.put_file(key, work_dir / "output.mp4")
             if not lifecycle.complete(self._db, project_id, claim.token, outcome[1], key, self._emit):
-                self._blobs.delete(key)  # deleted or taken over meanwhile: nobody will serve it
+                self._blobs.delete(key)  # this attempt's own file: deleted or taken over meanwhile
         elif kind == "error":
             lifecycle.fail(self._db, project_id, claim.token, outcome[1], outcome[2], self._emit)
         elif kind == "released":
