@@ -66,7 +66,9 @@ def _render(args: argparse.Namespace) -> int:
             with bar:
                 summary = render(args.video, args.audio, args.output, options, progress)
         except MediaError as exc:
-            print(f"error ({exc.code}): {exc.message}", file=terminal)
+            # The engine's messages name no paths (they reach API users); here the user is local.
+            which = {"invalid_video_file": args.video, "invalid_audio_file": args.audio}.get(exc.code)
+            print(f"error ({exc.code}): {f'{which}: ' if which else ''}{exc.message}", file=terminal)
             return 2
     console = Console(stderr=True)
     if args.json:

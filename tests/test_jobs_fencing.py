@@ -21,7 +21,7 @@ from openlipsync.store.db import Database, upgrade
 from openlipsync.store.models import QUEUED, ApiKey, Project, now
 from tests.cluster import TcpProxy, postgres_database
 
-SUMMARY = {"frames": 30, "fps": 30.0, "width": 64, "height": 64, "notes": []}
+SUMMARY = {"frames": 30, "fps": 30.0, "width": 64, "height": 64, "end_seconds": 1.0, "notes": []}
 
 
 def _no_events(*_) -> None:
