@@ -95,7 +95,7 @@ def _audio_distances(library: ExemplarLibrary, features: np.ndarray) -> np.ndarr
 
 def _target_costs(library: ExemplarLibrary, gaps: np.ndarray, widths: np.ndarray, teeth: np.ndarray,
                   closed: np.ndarray, poses: np.ndarray, features: np.ndarray | None,
-                  unrest: np.ndarray | None) -> np.ndarray:
+                  unrest: np.ndarray | None, off_colour: np.ndarray) -> np.ndarray:
     """(n, M) cost of showing each exemplar on each of n frames."""
     lib_width = np.clip((library.width - np.median(library.width)) / WIDTH_SPAN, -1.0, 1.0)
     cost = ((library.gap[None, :] - gaps[:, None]) / _GAP_TOLERANCE) ** 2
@@ -103,7 +103,7 @@ def _target_costs(library: ExemplarLibrary, gaps: np.ndarray, widths: np.ndarray
     cost += np.where(closed[:, None], 0.0,
                      _TEETH_WEIGHT * ((library.teeth[None, :] - teeth[:, None]) / _TEETH_TOLERANCE) ** 2)
     cost += np.where(closed[:, None] & (library.gap[None, :] > _CLOSED_GAP), _OPEN_WHEN_CLOSED, 0.0)
-    cost += np.where(library.off_colour(), _OFF_COLOUR, 0.0)[None, :]
+    cost += np.where(off_colour, _OFF_COLOUR, 0.0)[None, :]
     if unrest is not None:
         cost += np.where(closed[:, None], _REST_WEIGHT * (unrest[None, :] / _REST_TOLERANCE) ** 2, 0.0)
     has_pose = np.isfinite(poses).all(axis=1)
@@ -119,6 +119,7 @@ def _candidates(library: ExemplarLibrary, targets: MouthTargets, gaps: np.ndarra
     """The ``count`` cheapest exemplars per frame, (N, count) indices and costs, in index order."""
     n, m = len(gaps), len(library)
     count = min(count, m)
+    off_colour = library.off_colour()
     idx = np.empty((n, count), np.int64)
     costs = np.empty((n, count))
     for start in range(0, n, _BLOCK):
@@ -126,7 +127,8 @@ def _candidates(library: ExemplarLibrary, targets: MouthTargets, gaps: np.ndarra
         feats = targets.features[start:stop].astype(np.float64) if use_audio else None
         cost = _target_costs(library, gaps[start:stop], np.asarray(targets.width[start:stop], np.float64),
                              np.asarray(targets.articulation[start:stop, _TEETH], np.float64),
-                             np.asarray(targets.closed[start:stop], bool), poses[start:stop], feats, unrest)
+                             np.asarray(targets.closed[start:stop], bool), poses[start:stop], feats, unrest,
+                             off_colour)
         # Stable ordering (cost, then index) keeps the choice deterministic under ties.
         best = np.sort(np.argsort(cost, axis=1, kind="stable")[:, :count], axis=1)
         idx[start:stop] = best
