@@ -14,6 +14,28 @@ Progress = Callable[[str, int, int], None]
 
 
 @dataclass(frozen=True)
+class FacePick:
+    """Whose mouth to re-animate, when the user says rather than the engine choosing.
+
+    Either a point in input-frame pixels that lies on that person's face (at ``time`` seconds
+    into the input, or, without a time, on the first frame where that person appears), or the
+    person's ``index`` as the render's notes number them (0 is the first person to appear).
+    """
+
+    x: float | None = None
+    y: float | None = None
+    time: float | None = None
+    index: int | None = None
+
+    def __post_init__(self) -> None:
+        by_point = self.x is not None and self.y is not None
+        if by_point == (self.index is not None) or (self.x is None) != (self.y is None):
+            raise ValueError("a face is picked by a point (x and y) or by an index, not both or neither")
+        if self.index is not None and self.index < 0:
+            raise ValueError(f"a face index is 0 or more, got {self.index}")
+
+
+@dataclass(frozen=True)
 class RenderOptions:
     mode: Mode = "lite"
     start: float = 0.0
@@ -33,6 +55,9 @@ class RenderOptions:
     #: The real-mouth readout's file (engine.readout); None is the one the package ships. The
     #: re-enactment benchmark names each clip's held-out readout, fitted without that clip.
     readout: str | None = None
+    #: Whom to re-animate; None lets the engine choose (engine.people): the face whose mouth
+    #: moves with the input's own speech, else the most prominent one.
+    face: FacePick | None = None
 
 
 @dataclass
