@@ -230,7 +230,7 @@ def test_smoothing_restarts_at_gaps():
 
 
 def test_point_store_grows_and_keeps_frames():
-    store = ft._FrameStore(16)
+    store = ft.FrameStore(16)
     frames = [np.full((468, 2), k, np.float32) for k in range(40)]
     for k, frame in enumerate(frames):
         store.append(None if k == 5 else frame)
@@ -282,14 +282,14 @@ def test_usable_rules():
     assert abs(yaw) < 10, "the astronaut looks into the camera"
     eyes = float(ft.eye_distance(points))
     centre = points.mean(axis=0)
-    assert ft._usable(points, yaw, None, 640, 480)
-    assert ft._usable(points, yaw, points + [0.3 * eyes, 0], 640, 480), "ordinary head motion"
-    assert not ft._usable(points, 60.0, None, 640, 480), "turned too far from the camera"
-    assert not ft._usable(points, yaw, points + [2 * eyes, 0], 640, 480), "jumped two eye distances"
-    assert not ft._usable(points, yaw, (points - centre) / 1.6 + centre, 640, 480), "grew 1.6x in a frame"
-    assert not ft._usable((points - centre) * 0.2 + centre, yaw, None, 640, 480), "eyes 9 px apart"
+    assert ft.usable(points, yaw, None, 640, 480)
+    assert ft.usable(points, yaw, points + [0.3 * eyes, 0], 640, 480), "ordinary head motion"
+    assert not ft.usable(points, 60.0, None, 640, 480), "turned too far from the camera"
+    assert not ft.usable(points, yaw, points + [2 * eyes, 0], 640, 480), "jumped two eye distances"
+    assert not ft.usable(points, yaw, (points - centre) / 1.6 + centre, 640, 480), "grew 1.6x in a frame"
+    assert not ft.usable((points - centre) * 0.2 + centre, yaw, None, 640, 480), "eyes 9 px apart"
     at_edge = points - [points[list(ft.LIPS_OUTER), 0].min() - 2, 0]
-    assert not ft._usable(at_edge, yaw, None, 640, 480), "mouth at the frame's edge"
+    assert not ft.usable(at_edge, yaw, None, 640, 480), "mouth at the frame's edge"
 
 
 def test_yaw_sign_flips_in_a_mirror():

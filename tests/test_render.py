@@ -15,6 +15,7 @@ import pytest
 from openlipsync.engine import mouth_shape as ms
 from openlipsync.engine.face_track import track_faces
 from openlipsync.engine.options import RenderOptions
+from openlipsync.engine.people import track_people
 from openlipsync.engine.render import render
 from openlipsync.engine.schedule import plan, play
 from openlipsync.media.errors import MediaError
@@ -125,8 +126,9 @@ def test_face_leaving_the_frame_passes_through_untouched(tmp_path):
     source = _decoded(clip, 0.0, None, None)
     rendered = frames(out)
     assert len(rendered) == len(source) == summary.frames
-    track = track_faces([f.image for f in source], source[0].image.shape[1], source[0].image.shape[0])
-    for k in np.flatnonzero(~track.ok):
+    cast = track_people([f.image for f in source], source[0].image.shape[1], source[0].image.shape[0])
+    assert len(cast.people) == 1, "the face that left and came back is one person"
+    for k in np.flatnonzero(~cast.track(cast.people[0]).ok):
         assert psnr(rendered[k], source[k].image) > 40, f"frame {k} had no face and must stay as it was"
 
 

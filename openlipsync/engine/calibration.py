@@ -106,9 +106,21 @@ def fit_from_clip(video: str | Path, rate: int, frame_times: np.ndarray, track: 
     ``frame_times`` count from ``offset`` seconds into the clip (a trimmed render range). A track
     that cannot be decoded, or a clip with no audio, calibrates nothing.
     """
+    own = own_speech(video, rate, frame_times, offset)
+    return None if own is None else fit_track(own, track)
+
+
+def own_speech(video: str | Path, rate: int, frame_times: np.ndarray,
+               offset: float = 0.0) -> MouthTargets | None:
+    """The front end's reading of a clip's own audio at ``frame_times`` (seconds from ``offset``),
+    None when its audio cannot be decoded."""
     try:
-        own = analyse_speech(iter_audio(video, rate=rate), rate, np.asarray(frame_times) + offset)
+        return analyse_speech(iter_audio(video, rate=rate), rate, np.asarray(frame_times) + offset)
     except MediaError:
         return None
-    opening, width = measured_mouth(track, np.arange(len(frame_times)))
+
+
+def fit_track(own: MouthTargets, track: LandmarkTrack) -> SpeakerFit | None:
+    """:func:`fit_speaker` of ``own`` on every frame of ``track``."""
+    opening, width = measured_mouth(track, np.arange(len(track.ok)))
     return fit_speaker(own, opening, width)

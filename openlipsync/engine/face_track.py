@@ -19,9 +19,9 @@ How a frame is tracked (``FaceTracker``):
   detection nearest the face last followed, or failing that the largest and most central one.
   A crop around it goes to the mesh, whose own detector then finds the face, now large, in the crop.
 
-``track_faces`` runs the tracker over a clip, flags each frame usable or not (``_usable``) and
+``track_faces`` runs the tracker over a clip, flags each frame usable or not (``usable``) and
 smooths each run of usable frames (``smoothing.smooth_run``). Points live in temporary memory-mapped
-``.npy`` files (``_FrameStore``), so a long clip costs disk pages the kernel can drop, not heap.
+``.npy`` files (``FrameStore``), so a long clip costs disk pages the kernel can drop, not heap.
 """
 
 from __future__ import annotations
@@ -80,7 +80,7 @@ _DEEP_SEARCH_EVERY = 48  # frames between tiled searches while no face is found 
 _RECENTRE = 0.08  # re-cut the crop when the face centre moves this fraction of the crop side
 _RESIZE = 1.18  # ... or when the ideal crop side changes by this factor
 
-# Usability (``_usable``).
+# Usability (``usable``).
 _MIN_EYE_DISTANCE_PX = 12.0  # below this the mouth is a few pixels: nothing to render
 _LIP_MARGIN = 0.15  # lips must be this many eye distances inside the frame
 _JAW_TOLERANCE = 0.1  # the jaw may reach this many eye distances past the frame's edge
@@ -153,7 +153,7 @@ def _landmarks_xyz(landmark_list: object) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class _Box:
+class Box:
     """A square in frame pixels."""
 
     cx: float
@@ -161,16 +161,18 @@ class _Box:
     side: float
 
 
-def _box_around(points: np.ndarray) -> _Box:
+def box_around(points: np.ndarray) -> Box:
     lo, hi = points.min(axis=0), points.max(axis=0)
     centre = (lo + hi) / 2
-    return _Box(float(centre[0]), float(centre[1]), _CROP_PER_LANDMARKS * float((hi - lo).max()))
+    return Box(float(centre[0]), float(centre[1]), _CROP_PER_LANDMARKS * float((hi - lo).max()))
 
 
 class FaceTracker:
     """Stateful per-frame tracker: call update() on consecutive frames of one clip."""
 
-    def __init__(self, width: int, height: int) -> None:
+    def __init__(self, width: int, height: int, start: Box | None = None, search: bool = True) -> None:
+        """``start`` is a crop around a face someone else found (``FaceFinder``); with ``search``
+        False the tracker never looks for a face itself: once it loses its face it stays lost."""
         if width <= 0 or height <= 0:
             raise ValueError(f"frame size must be positive, got {width}x{height}")
         self.width = int(width)
@@ -182,10 +184,9 @@ class FaceTracker:
             min_detection_confidence=0.5,
             min_tracking_confidence=0.5,
         )
-        self._detector: mp.solutions.face_detection.FaceDetection | None = None  # made when first needed
-        self._crop: _Box | None = None
+        self._finder = FaceFinder(self.width, self.height) if search else None
+        self._crop: Box | None = start
         self._last: np.ndarray | None = None
-        self._tiles = _tiles(self.width, self.height)
         self._misses = 0  # consecutive frames without a face
         #: Head yaw in degrees (0 frontal) of the face the last update() returned; None without one.
         self.yaw_deg: float | None = None
@@ -198,7 +199,7 @@ class FaceTracker:
                 f"got {image_rgb.shape} {image_rgb.dtype}"
             )
         found = self._mesh_in(image_rgb, self._crop) if self._crop is not None else None
-        if found is None:
+        if found is None and self._finder is not None:
             # Lost or never found. A miss has emptied the mesh's own tracking state, so on a new
             # crop it runs its detector again.
             self._crop = self._find_speaker(image_rgb)
@@ -217,8 +218,8 @@ class FaceTracker:
 
     def close(self) -> None:
         self._mesh.close()
-        if self._detector is not None:
-            self._detector.close()
+        if self._finder is not None:
+            self._finder.close()
 
     def __enter__(self) -> FaceTracker:
         return self
@@ -226,7 +227,7 @@ class FaceTracker:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _mesh_in(self, image: np.ndarray, box: _Box) -> np.ndarray | None:
+    def _mesh_in(self, image: np.ndarray, box: Box) -> np.ndarray | None:
         """Run the mesh on the square ``box`` of ``image``: (468, 3) points in frame pixels, the
         depth (relative to the head's centre) in the same scale."""
         side = max(int(round(box.side)), 8)
@@ -257,9 +258,9 @@ class FaceTracker:
         norm = _landmarks_xyz(result.multi_face_landmarks[0])
         return norm * np.float32(side) + np.array([x0, y0, 0], np.float32)
 
-    def _follow(self, points: np.ndarray) -> _Box:
+    def _follow(self, points: np.ndarray) -> Box:
         """The crop for the next frame: the current one unless the face has moved off its centre."""
-        ideal = _box_around(points)
+        ideal = box_around(points)
         crop = self._crop
         if crop is None:
             return ideal
@@ -267,49 +268,73 @@ class FaceTracker:
         resized = not 1 / _RESIZE < ideal.side / crop.side < _RESIZE
         return ideal if moved or resized else crop
 
-    def _find_speaker(self, image: np.ndarray) -> _Box | None:
-        """Crop around the face to follow, from the full-range detector.
+    def _find_speaker(self, image: np.ndarray) -> Box | None:
+        """Crop around the face to follow: the detection nearest the face last followed, or failing
+        that the most prominent one (``prominence``).
 
-        The detector sees the frame shrunk to 192 px, so in a 1280x720 frame it misses faces under
-        ~70 px. When the whole frame shows none, overlapping tiles of half the short side are
-        searched too (faces down to ~25 px), but only every ``_DEEP_SEARCH_EVERY`` frames while none
-        is found; and after ``_PATIENCE`` frames without a face the whole frame is searched only
-        every ``_LOST_SEARCH_EVERY`` frames. A detector run costs about two mesh runs: a clip without
-        a face should not cost several times one with a face.
+        After ``_PATIENCE`` frames without a face the frame is searched only every
+        ``_LOST_SEARCH_EVERY`` frames, and its tiles only every ``_DEEP_SEARCH_EVERY``: a detector
+        run costs about two mesh runs, and a clip without a face should not cost several times one
+        with a face.
         """
         if self._misses >= _PATIENCE and self._misses % _LOST_SEARCH_EVERY:
             return None
+        boxes = self._finder.find(image, tiles=self._misses % _DEEP_SEARCH_EVERY == 0)
+        if not boxes:
+            return None
+        if self._last is not None:
+            last = box_around(self._last)
+            near = [b for b in boxes if np.hypot(b.cx - last.cx, b.cy - last.cy) < 0.75 * last.side]
+            if near:
+                return min(near, key=lambda b: np.hypot(b.cx - last.cx, b.cy - last.cy))
+        return max(boxes, key=lambda b: prominence(b, self.width, self.height))
+
+
+def prominence(box: Box, width: int, height: int) -> float:
+    """How much a face is the subject of a frame: its size, discounted towards the edges."""
+    half_diagonal = np.hypot(width, height) / 2
+    off_centre = np.hypot(box.cx - width / 2, box.cy - height / 2) / half_diagonal
+    return box.side * (1.0 - 0.7 * off_centre)
+
+
+class FaceFinder:
+    """The full-range detector (``model_selection=1``; the mesh's own short-range detector misses
+    faces under ~150 px) over a whole frame and, for small faces, over tiles of it.
+
+    The detector sees the frame shrunk to 192 px, so in a 1280x720 frame it misses faces under
+    ~70 px; overlapping tiles of half the short side find faces down to ~25 px, at the cost of a
+    detector run per tile.
+    """
+
+    def __init__(self, width: int, height: int) -> None:
+        self._detector: mp.solutions.face_detection.FaceDetection | None = None  # made when first needed
+        self._tiles = _tiles(width, height)
+
+    def find(self, image: np.ndarray, tiles: bool = False) -> list[Box]:
+        """Crops around the faces in ``image``; with ``tiles``, its tiles are searched too when the
+        whole frame shows none."""
         if self._detector is None:
             self._detector = mp.solutions.face_detection.FaceDetection(
                 model_selection=1, min_detection_confidence=0.5
             )
         boxes = self._detect(image, 0, 0)
-        if not boxes and self._misses % _DEEP_SEARCH_EVERY == 0:
+        if not boxes and tiles:
             for x, y, side in self._tiles:
                 boxes += self._detect(image[y : y + side, x : x + side], x, y)
-        if not boxes:
-            return None
-        if self._last is not None:
-            last = _box_around(self._last)
-            near = [b for b in boxes if np.hypot(b.cx - last.cx, b.cy - last.cy) < 0.75 * last.side]
-            if near:
-                return min(near, key=lambda b: np.hypot(b.cx - last.cx, b.cy - last.cy))
-        half_diagonal = np.hypot(self.width, self.height) / 2
+        return boxes
 
-        def prominence(b: _Box) -> float:
-            off_centre = np.hypot(b.cx - self.width / 2, b.cy - self.height / 2) / half_diagonal
-            return b.side * (1.0 - 0.7 * off_centre)
+    def close(self) -> None:
+        if self._detector is not None:
+            self._detector.close()
 
-        return max(boxes, key=prominence)
-
-    def _detect(self, image: np.ndarray, x0: int, y0: int) -> list[_Box]:
+    def _detect(self, image: np.ndarray, x0: int, y0: int) -> list[Box]:
         """Crops around the faces the detector finds in ``image``, which sits at (x0, y0) in the frame."""
         height, width = image.shape[:2]
         boxes = []
         for det in self._detector.process(np.ascontiguousarray(image)).detections or []:
             rel = det.location_data.relative_bounding_box
             cx, cy = x0 + (rel.xmin + rel.width / 2) * width, y0 + (rel.ymin + rel.height / 2) * height
-            boxes.append(_Box(cx, cy, _CROP_PER_DETECTION * max(rel.width * width, rel.height * height)))
+            boxes.append(Box(cx, cy, _CROP_PER_DETECTION * max(rel.width * width, rel.height * height)))
         return boxes
 
 
@@ -327,7 +352,7 @@ def _tiles(width: int, height: int) -> list[tuple[int, int, int]]:
     return [(x, y, side) for y in starts(height) for x in starts(width)]
 
 
-def _usable(points: np.ndarray, yaw_deg: float, previous: np.ndarray | None, width: int, height: int) -> bool:
+def usable(points: np.ndarray, yaw_deg: float, previous: np.ndarray | None, width: int, height: int) -> bool:
     """Whether a renderer can trust ``points`` (468, 2); ``previous`` is the frame before's, if any."""
     eyes = float(eye_distance(points))
     if not _MIN_EYE_DISTANCE_PX <= eyes <= max(width, height):
@@ -350,7 +375,7 @@ def _usable(points: np.ndarray, yaw_deg: float, previous: np.ndarray | None, wid
     return True
 
 
-class _FrameStore:
+class FrameStore:
     """Append-only (n, 468, 2) float32 frames in an unlinked temporary ``.npy`` memory map.
 
     Doubles its capacity when full. The file is unlinked as soon as it is mapped (POSIX), so it
@@ -400,27 +425,36 @@ def track_faces(
     the point store up front (it grows if the clip is longer). ``observe(image, points)`` sees
     each frame with its raw landmarks (None without a usable face) while the image is at hand,
     so a later stage can keep what it needs of it without a second decode."""
-    raw = _FrameStore(expected_frames or 256)
+    raw = FrameStore(expected_frames or 256)
     ok: list[bool] = []
     previous = None
     with FaceTracker(width, height) as tracker:
         for image in frames:
             points = tracker.update(image)
-            ok.append(points is not None and _usable(points, tracker.yaw_deg, previous, width, height))
+            ok.append(points is not None and usable(points, tracker.yaw_deg, previous, width, height))
             raw.append(points)
             previous = points
             if observe is not None:
                 observe(image, points if ok[-1] else None)
             if progress is not None:
                 progress(len(ok))
-    flags = np.array(ok, dtype=bool)
-    raw_points = raw.frames()
-    smoothed = _FrameStore(len(flags))
-    smoothed.count = len(flags)
+    return smoothed_track(raw.frames(), np.array(ok, dtype=bool), width, height)
+
+
+def smoothed_track(raw_points: np.ndarray, ok: np.ndarray, width: int, height: int,
+                   breaks: Iterable[int] = ()) -> LandmarkTrack:
+    """The track of ``raw_points`` (N, 468, 2; NaN without a face) with each run of ``ok`` frames
+    smoothed on its own. A run also ends before each frame in ``breaks``: smoothing across a cut,
+    or across two face tracks joined end to end, would blend two unrelated positions."""
+    smoothed = FrameStore(len(ok))
+    smoothed.count = len(ok)
     out = smoothed.frames()
     out[:] = raw_points  # frames outside the runs keep their raw points (or NaN)
     scale = eye_distance(raw_points)
-    for start, stop in contiguous_runs(flags):
-        smooth_run(raw_points[start:stop], out[start:stop], scale[start:stop])
+    cuts = sorted(set(breaks))
+    for start, stop in contiguous_runs(ok):
+        edges = [start, *(b for b in cuts if start < b < stop), stop]
+        for a, b in zip(edges[:-1], edges[1:], strict=True):
+            smooth_run(raw_points[a:b], out[a:b], scale[a:b])
     out.flags.writeable = False
-    return LandmarkTrack(points=out, ok=flags, width=int(width), height=int(height))
+    return LandmarkTrack(points=out, ok=np.asarray(ok, dtype=bool), width=int(width), height=int(height))

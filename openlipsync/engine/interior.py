@@ -177,6 +177,14 @@ class InteriorCollector:
         else:
             heapq.heappush(self._heap, candidate)
 
+    @classmethod
+    def merged(cls, collectors: list[InteriorCollector]) -> InteriorCollector:
+        """One collector holding the widest mouths of several (one person's face runs)."""
+        merged = cls()
+        merged._heap = heapq.nlargest(_CANDIDATES, (c for each in collectors for c in each._heap))
+        heapq.heapify(merged._heap)
+        return merged
+
     def result(self) -> MouthInterior | None:
         """The sharpest of the widest mouths seen, or None when the clip never opened its mouth."""
         if not self._heap:

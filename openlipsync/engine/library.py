@@ -55,6 +55,10 @@ class ClipPass:
     end: float
     max_fps: float | None
     frame_times: np.ndarray  # (N,) seconds from ``start`` of the tracked frames
+    #: Whether the pass found at most one person. A library pass of its own over the rest of the
+    #: clip follows one face and cannot tell people apart, so with several the library comes from
+    #: the rendered range, where the chosen person is known.
+    one_person: bool = True
 
     def covers_clip(self) -> bool:
         """Whether the pass saw the whole clip (so its track is the library's track too)."""
@@ -158,8 +162,10 @@ def _own_speech_features(path: str | os.PathLike[str], library: ExemplarLibrary)
 
 
 def build_library(clip: ClipPass, track: LandmarkTrack, spec: LibrarySpec) -> ExemplarLibrary:
-    """The exemplar library of ``clip`` (render()'s ``track`` is reused when it covers the clip)."""
-    library = _from_render_track(clip, track, spec) if clip.covers_clip() else _own_pass(clip, spec)
+    """The exemplar library of ``clip`` (render()'s ``track`` is reused when it covers the clip, or
+    when the clip shows several people)."""
+    own_pass = clip.one_person and not clip.covers_clip()
+    library = _own_pass(clip, spec) if own_pass else _from_render_track(clip, track, spec)
     if clip.info.has_audio:
         library.features = _own_speech_features(clip.path, library)
     return library

@@ -75,6 +75,11 @@ class RenderSummary:
     #: The range of the input rendered: the one asked for, its end clipped to the clip's length.
     start_seconds: float = 0.0
     end_seconds: float = 0.0
+    #: People (faces grouped across frames and shots) and shots the tracking pass found, and the
+    #: index of the one re-animated (None when nobody was).
+    people: int = 0
+    shots: int = 1
+    speaker: int | None = None
     #: Seconds spent per stage, for benchmarks and the CLI's --json.
     stage_seconds: dict[str, float] = field(default_factory=dict)
     #: Human-readable notes, e.g. "no face found: output is the input with the new audio".

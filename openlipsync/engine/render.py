@@ -15,14 +15,16 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from openlipsync.engine.calibration import SpeakerFit, fit_from_clip
+from openlipsync.engine.calibration import SpeakerFit, fit_from_clip, fit_track, own_speech
 from openlipsync.engine.composite import paste
 from openlipsync.engine.face_track import LandmarkTrack, track_faces
 from openlipsync.engine.interior import InteriorCollector, MouthInterior
 from openlipsync.engine.library import ClipPass
 from openlipsync.engine.lite import LiteRenderer
 from openlipsync.engine.options import Progress, RenderOptions, RenderSummary, no_progress
+from openlipsync.engine.people import Cast, track_people
 from openlipsync.engine.schedule import plan, play
+from openlipsync.engine.speaker import SpeakerChoice, choose_speaker
 from openlipsync.engine.speech import MouthTargets, analyse_speech
 from openlipsync.engine.standard import exemplar_renderer
 from openlipsync.media.audio import iter_audio
@@ -39,7 +41,7 @@ SPEECH_RATE = 16000
 #: encoded as decoded instead of failing the job.
 FRAME_ERRORS = (cv2.error, np.linalg.LinAlgError, ValueError, FloatingPointError)
 #: Consecutive frames of the clip encoded at trial qualities to pick the CRF (media.quality).
-QUALITY_SAMPLES = 5
+QUALITY_SAMPLES = 8
 
 
 def _clip_range(duration: float, options: RenderOptions) -> tuple[float, float]:
@@ -72,9 +74,9 @@ def _mouth_renderer(options: RenderOptions, track: LandmarkTrack, targets: Mouth
     raise MediaError("invalid_parameters", f"generation mode {options.mode!r} is not available")
 
 
-def _speaker_fit(video: str | Path, has_audio: bool, start: float, frame_times: np.ndarray,
-                 track: LandmarkTrack, options: RenderOptions) -> SpeakerFit | None:
-    """How this speaker's mouth realises articulation: from the calibration clip, else the input's speech."""
+def _speaker_fit(own: MouthTargets | None, track: LandmarkTrack, options: RenderOptions) -> SpeakerFit | None:
+    """How this speaker's mouth realises articulation: from the calibration clip, else the input's
+    own speech (``own``)."""
     if options.calibration_video is not None:
         info = probe_video(options.calibration_video)
         times: list[float] = []
@@ -86,9 +88,27 @@ def _speaker_fit(video: str | Path, has_audio: bool, start: float, frame_times: 
 
         own_track = track_faces(images(), info.width, info.height)
         return fit_from_clip(options.calibration_video, SPEECH_RATE, np.array(times), own_track)
-    if has_audio:
-        return fit_from_clip(video, SPEECH_RATE, frame_times, track, offset=start)
-    return None
+    return None if own is None else fit_track(own, track)
+
+
+def _cast_notes(cast: Cast, choice: SpeakerChoice, track: LandmarkTrack) -> list[str]:
+    """What a user needs to hear about the people in the clip: only where there is a choice."""
+    if len(cast.people) <= 1 and cast.shots == 1 and not choice.reason.startswith("picked"):
+        return []
+    people = f"{len(cast.people)} {'person' if len(cast.people) == 1 else 'people'}"
+    shots = f"{cast.shots} {'shot' if cast.shots == 1 else 'shots'}"
+    if choice.person is None:
+        return [f"{people} and {shots} found; nobody was re-animated"]
+    said = f"{people} and {shots} found; re-animated person {choice.person.index} ({choice.reason})"
+    scored = [f"{i}: {r:.2f}" for i, r in sorted(choice.sync_r.items()) if np.isfinite(r)]
+    if scored:
+        said += "; mouth-to-own-speech r " + ", ".join(scored)
+    notes = [said]
+    absent = int((~track.ok).sum())
+    if absent and len(cast.people) > 1:
+        notes.append(f"person {choice.person.index} is not in view on {absent} of {len(track.ok)} "
+                     "tracked frames: those were left as they were")
+    return notes
 
 
 def render(
@@ -127,25 +147,28 @@ def render(
             progress("tracking", frame.index + 1, expected)
             yield frame.image
 
-    interior = InteriorCollector()
-    track = track_faces(tracked_images(), info.width, info.height, expected_frames=expected,
-                        observe=interior.observe)
+    cast = track_people(tracked_images(), info.width, info.height, observer=InteriorCollector)
+    times = np.array(frame_times)
+    own = own_speech(video, SPEECH_RATE, times, start) if info.has_audio else None
+    choice = choose_speaker(cast, own, options.face, times, start)
+    track = cast.track(choice.person)
+    interior = InteriorCollector.merged(cast.observers(choice.person) if choice.person else [])
     stage_seconds["tracking"] = time.perf_counter() - mark
 
     mark = time.perf_counter()
-    schedule = plan(np.array(frame_times), end - start, audio_seconds, options.audio_longer)
+    schedule = plan(times, end - start, audio_seconds, options.audio_longer)
     total = len(schedule.source)
     progress("speech", 0, 1)
     targets = analyse_speech(iter_audio(audio, rate=SPEECH_RATE), SPEECH_RATE, schedule.times,
                              readout=options.readout)
-    fit = _speaker_fit(video, info.has_audio, start, np.array(frame_times), track, options)
+    fit = _speaker_fit(own, track, options)
     if fit is not None:
         targets = fit.apply(targets)
     progress("speech", 1, 1)
     stage_seconds["speech"] = time.perf_counter() - mark
 
     mark = time.perf_counter()
-    clip = ClipPass(video, info, start, end, options.max_fps, np.array(frame_times))
+    clip = ClipPass(video, info, start, end, options.max_fps, times, one_person=len(cast.people) <= 1)
     renderer = _mouth_renderer(options, track, targets, clip, schedule.source, interior.result())
     if options.mode != "lite":
         stage_seconds["library"] = time.perf_counter() - mark
@@ -170,7 +193,7 @@ def render(
             progress("rendering", k + 1, total)
     stage_seconds["rendering"] = time.perf_counter() - mark
 
-    notes = list(renderer.notes)
+    notes = _cast_notes(cast, choice, track) + list(renderer.notes)
     if options.end is not None and options.end > end:
         notes.append(f"the video is {info.duration:g} s long: the range was clipped to "
                      f"{start:g}-{end:g} s ({end - start:g} s, not {options.end - start:g} s)")
@@ -196,6 +219,9 @@ def render(
         elapsed_s=round(time.perf_counter() - began, 3),
         start_seconds=round(start, 3),
         end_seconds=round(end, 3),
+        people=len(cast.people),
+        shots=cast.shots,
+        speaker=None if choice.person is None else choice.person.index,
         stage_seconds={k: round(v, 3) for k, v in stage_seconds.items()},
         notes=notes,
     )

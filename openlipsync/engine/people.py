@@ -1,0 +1,307 @@
+"""Every face in a clip, grouped into people: who is where on which frame, across shots.
+
+Interviews, panels and films show several people and cut between shots. Anything the engine
+learns per person (the exemplar library, rest lips, lip colour, the speaker calibration, the
+open mouth lite shows) must come from that one person, or one person's mouth ends up on another's
+face. So the tracking pass follows every face, not one:
+
+* ``ShotDetector`` finds hard cuts; every face run ends at a cut, since a crop that follows a face
+  across a cut lands on whoever stands there in the next shot.
+* The full-range detector (``FaceFinder``) scans the frame at each shot's start and every
+  ``_SCAN_EVERY`` frames after for faces that entered; each new face gets a ``FaceTracker`` of its
+  own (the mesh on a crop that follows it), until it is lost. A clip with one face pays one
+  detector run a second on top of the single-face tracker.
+* Runs are then joined into people: a run continues a person's earlier run when it starts where
+  that one ended, in the same shot, shortly after; otherwise when it looks like that person (the
+  upper face resampled into the head frame, sampled from frontal frames). Runs that
+  overlap in time are never one person. Too little to go on leaves a new person: two people merged
+  would mix their mouths, one person split in two only leaves a shot untouched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import cv2
+import numpy as np
+
+from openlipsync.engine import mouth_shape as ms
+from openlipsync.engine.face_track import (
+    Box,
+    FaceFinder,
+    FaceTracker,
+    FrameStore,
+    LandmarkTrack,
+    box_around,
+    eye_distance,
+    prominence,
+    smoothed_track,
+    usable,
+)
+from openlipsync.engine.shots import ShotDetector
+
+_SCAN_EVERY = 30  # frames between scans for faces that entered (1 s at 30 fps)
+_PATIENCE = 8  # frames without any face before scans thin out ...
+_LOST_SCAN_EVERY = 3  # ... to every this many frames
+_DEEP_SCAN_EVERY = 48  # frames between tiled scans while no face is found
+_MAX_FACES = 4  # faces followed at once: the most prominent ones
+_SAME_FACE = 0.5  # a detection this many face widths from a followed face is that face
+_SAMPLE_EVERY = 5  # frames between a run's descriptor samples
+_MAX_SAMPLES = 40
+_FRONTAL_DEG = 25.0  # descriptor samples only from faces turned less than this
+_REJOIN_FRAMES = 60  # a run may continue one that ended this recently in the same shot ...
+_REJOIN_DISTANCE = 1.0  # ... starting within this many eye distances of where it ended
+#: Descriptor distance under which two runs are one person (see ``_distance``). Measured on the
+#: shared clips: the two halves of one clip differ by at most 0.11, two different people by 0.20
+#: or more (face proportions and skin colour separated them far worse).
+_SAME_PERSON = 0.15
+
+#: The descriptor's window in the head frame (eye distance 1, eyes at y = 0, mouth near y = 1)
+#: and its size in samples.
+_LOOK_SPAN = ((-0.9, 0.9), (-0.5, 0.7))
+_LOOK_SIZE = (24, 16)
+
+
+class Observer(Protocol):
+    """Sees each frame of a face run with its landmarks (None where not usable)."""
+
+    def observe(self, image: np.ndarray, points: np.ndarray | None) -> None: ...
+
+
+@dataclass(eq=False)
+class FaceRun:
+    """One face followed through consecutive frames of one shot."""
+
+    start: int  # first frame
+    shot: int
+    raw: FrameStore
+    ok: list[bool] = field(default_factory=list)
+    yaw: list[float] = field(default_factory=list)
+    looks: list[np.ndarray] = field(default_factory=list)
+    observer: Observer | None = None
+
+    @property
+    def stop(self) -> int:
+        return self.start + len(self.ok)
+
+    def points(self) -> np.ndarray:
+        return self.raw.frames()
+
+    def look(self) -> np.ndarray | None:
+        """The median descriptor of this run, None without frontal frames to sample."""
+        return np.median(np.stack(self.looks), axis=0) if self.looks else None
+
+
+@dataclass(eq=False)
+class Person:
+    """Runs of one person, in order; ``index`` numbers people by first appearance (then left to right)."""
+
+    runs: list[FaceRun]
+    index: int = 0
+
+    @property
+    def first(self) -> int:
+        return self.runs[0].start
+
+    def usable_frames(self) -> int:
+        return sum(sum(run.ok) for run in self.runs)
+
+    def present(self, frame: int) -> tuple[FaceRun, int] | None:
+        """The run showing this person on ``frame`` and the frame's offset in it."""
+        for run in self.runs:
+            if run.start <= frame < run.stop:
+                return run, frame - run.start
+        return None
+
+    def centre(self, frame: int) -> np.ndarray | None:
+        here = self.present(frame)
+        if here is None:
+            return None
+        run, k = here
+        return run.points()[k].mean(axis=0)
+
+    def look(self) -> np.ndarray | None:
+        looks = [run.look() for run in self.runs if run.looks]
+        return np.median(np.stack(looks), axis=0) if looks else None
+
+
+@dataclass
+class Cast:
+    """What the tracking pass found: every person, and the shots."""
+
+    people: list[Person]
+    frames: int
+    cuts: list[int]  # first frame of every shot after the first
+    width: int
+    height: int
+
+    @property
+    def shots(self) -> int:
+        return len(self.cuts) + 1
+
+    def track(self, person: Person | None) -> LandmarkTrack:
+        """The smoothed track of ``person`` over the whole clip; frames without them are not ok."""
+        raw = np.full((self.frames, 468, 2), np.nan, np.float32)
+        ok = np.zeros(self.frames, bool)
+        starts = []
+        for run in person.runs if person is not None else ():
+            raw[run.start : run.stop] = run.points()
+            ok[run.start : run.stop] = run.ok
+            starts.append(run.start)
+        return smoothed_track(raw, ok, self.width, self.height, breaks=starts)
+
+    def observers(self, person: Person) -> list[Observer]:
+        return [run.observer for run in person.runs if run.observer is not None]
+
+
+def track_people(
+    frames: Iterable[np.ndarray],
+    width: int,
+    height: int,
+    *,
+    observer: Callable[[], Observer] | None = None,
+) -> Cast:
+    """Follow every face of ``frames`` (HxWx3 uint8 RGB, in order) and group them into people.
+
+    ``observer()`` makes one observer per face run, which sees each of the run's frames while the
+    image is at hand (a later stage keeps what it needs of the person without a second decode).
+    """
+    shots = ShotDetector()
+    finder = FaceFinder(width, height)
+    active: list[tuple[FaceRun, FaceTracker]] = []
+    runs: list[FaceRun] = []
+    cuts: list[int] = []
+    empty = 0  # consecutive frames without a face
+    count = 0
+
+    def end(pair: tuple[FaceRun, FaceTracker]) -> None:
+        pair[1].close()
+        active.remove(pair)
+
+    try:
+        for index, image in enumerate(frames):
+            count += 1
+            if shots.update(image):
+                cuts.append(index)
+                for pair in list(active):
+                    end(pair)
+            if _scan_now(index, bool(active), cuts, empty):
+                boxes = finder.find(image, tiles=not active and empty % _DEEP_SCAN_EVERY == 0)
+                for box in sorted(boxes, key=lambda b: -prominence(b, width, height)):
+                    if len(active) < _MAX_FACES and not any(_same_face(box, run) for run, _ in active):
+                        run = FaceRun(index, shots.shot, FrameStore(64), observer=observer and observer())
+                        active.append((run, FaceTracker(width, height, start=box, search=False)))
+                        runs.append(run)
+            found = []
+            for pair in list(active):
+                points = pair[1].update(image)
+                if points is None or any(_overlaps(points, other) for other, _ in found):
+                    end(pair)  # lost, or it drifted onto a face another run follows
+                else:
+                    found.append((points, pair))
+            for points, (run, tracker) in found:
+                _extend(run, image, points, tracker.yaw_deg, width, height)
+            empty = 0 if active else empty + 1
+    finally:
+        for pair in list(active):
+            end(pair)
+        finder.close()
+    kept = [run for run in runs if any(run.ok)]
+    return Cast(_group(kept), count, cuts, int(width), int(height))
+
+
+def _scan_now(index: int, following: bool, cuts: list[int], empty: int) -> bool:
+    if index == 0 or (cuts and cuts[-1] == index):
+        return True
+    if following:
+        return index % _SCAN_EVERY == 0
+    return empty < _PATIENCE or empty % _LOST_SCAN_EVERY == 0
+
+
+def _same_face(box: Box, run: FaceRun) -> bool:
+    if not run.ok:
+        return False
+    here = box_around(run.points()[len(run.ok) - 1])
+    return np.hypot(box.cx - here.cx, box.cy - here.cy) < _SAME_FACE * here.side
+
+
+def _overlaps(points: np.ndarray, other: np.ndarray) -> bool:
+    scale = float(eye_distance(other))
+    return float(np.linalg.norm(points.mean(axis=0) - other.mean(axis=0))) < 0.5 * scale
+
+
+def _extend(run: FaceRun, image: np.ndarray, points: np.ndarray, yaw: float, width: int, height: int) -> None:
+    previous = run.points()[len(run.ok) - 1] if run.ok else None
+    good = usable(points, yaw, previous, width, height)
+    k = len(run.ok)
+    run.raw.append(points)
+    run.ok.append(good)
+    run.yaw.append(yaw)
+    if good and k % _SAMPLE_EVERY == 0 and abs(yaw) < _FRONTAL_DEG and len(run.looks) < _MAX_SAMPLES:
+        run.looks.append(_look(image, points))
+    if run.observer is not None:
+        run.observer.observe(image, points if good else None)
+
+
+def _look(image: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """A descriptor of who this is: the upper face (eyes, nose, cheeks; not the mouth, which moves)
+    resampled into the head frame at ``_LOOK_SIZE``, grey, with its mean and contrast taken out so
+    the light of a shot matters little."""
+    frame = ms.HeadFrame.from_points(points.astype(np.float64))
+    (x0, x1), (y0, y1) = _LOOK_SPAN
+    width, height = _LOOK_SIZE
+    step = np.array([(x1 - x0) / width, (y1 - y0) / height])
+    ux, uy = frame.axes * frame.scale
+    corner = frame.origin + ux * (x0 + step[0] / 2) + uy * (y0 + step[1] / 2)
+    to_image = np.array([[ux[0] * step[0], uy[0] * step[1], corner[0]],
+                         [ux[1] * step[0], uy[1] * step[1], corner[1]]])
+    grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+    crop = cv2.warpAffine(grey, to_image, _LOOK_SIZE, flags=cv2.INTER_AREA | cv2.WARP_INVERSE_MAP)
+    values = crop.astype(np.float32).ravel()
+    values -= values.mean()
+    return values / max(float(np.linalg.norm(values)), 1e-3)
+
+
+def _distance(a: np.ndarray, b: np.ndarray) -> float:
+    """One minus the normalised cross-correlation of two descriptors: 0 for the same picture."""
+    a, b = a - a.mean(), b - b.mean()
+    return 1.0 - float(a @ b) / max(float(np.linalg.norm(a) * np.linalg.norm(b)), 1e-9)
+
+
+def _group(runs: list[FaceRun]) -> list[Person]:
+    """Join runs into people (see the module's docstring), then number them."""
+    people: list[Person] = []
+    for run in sorted(runs, key=lambda r: r.start):
+        free = [p for p in people if all(r.stop <= run.start or run.stop <= r.start for r in p.runs)]
+        person = _continued(run, free) or _lookalike(run, free)
+        if person is None:
+            people.append(Person([run]))
+        else:
+            person.runs.append(run)
+    people.sort(key=lambda p: (p.first, float(p.runs[0].points()[0, :, 0].mean())))
+    for number, person in enumerate(people):
+        person.index = number
+    return people
+
+
+def _continued(run: FaceRun, people: list[Person]) -> Person | None:
+    start = run.points()[0]
+    for person in people:
+        last = person.runs[-1]
+        if last.shot == run.shot and run.start - last.stop <= _REJOIN_FRAMES:
+            end = last.points()[len(last.ok) - 1]
+            moved = np.linalg.norm(start.mean(axis=0) - end.mean(axis=0))
+            if moved < _REJOIN_DISTANCE * float(eye_distance(end)):
+                return person
+    return None
+
+
+def _lookalike(run: FaceRun, people: list[Person]) -> Person | None:
+    look = run.look()
+    if look is None:
+        return None
+    scored = [(_distance(look, other), person) for person in people if (other := person.look()) is not None]
+    best = min(scored, key=lambda pair: pair[0], default=None)
+    return best[1] if best is not None and best[0] < _SAME_PERSON else None

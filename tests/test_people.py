@@ -1,0 +1,166 @@
+"""Several people, several shots: the right person speaks, and only with their own mouth.
+
+Composed from the shared media (tests/compose.py): two people side by side, the talking one
+smaller; and a hard cut between two people. The audio is one person's own speech, so the engine
+must pick that person by default, the other on request, and leave everyone else as decoded.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from openlipsync.engine.library import ClipPass, build_library
+from openlipsync.engine.options import FacePick, RenderOptions
+from openlipsync.engine.people import track_people
+from openlipsync.engine.render import render
+from openlipsync.engine.shots import ShotDetector
+from openlipsync.engine.standard import MODES
+from openlipsync.media.errors import MediaError
+from openlipsync.media.probe import probe_video
+from openlipsync.media.video import read_frames
+from tests import compose
+from tests.media_checks import frames
+
+TALKING, OTHER = "man_bedroom_selfie.mp4", "woman_hairbun_closeup.mp4"
+#: The new voice: the choice is made on the input's own audio track, the mouth follows this one.
+NEW_VOICE = compose.shared_media("speech_en_a.wav")
+UNTOUCHED_DB = 43.0
+WORST_FRAME_DB = 40.0
+#: The renders here are encoded finer than the default (media.quality keeps 42 dB on the clip's
+#: first frames; over a whole clip an untouched face then measures 42-43 dB): at CRF 10 the
+#: encoder's loss stays under the 43 dB bar, so a failure means something was drawn.
+CRF = 10
+
+
+@pytest.fixture(scope="module")
+def side_by_side(tmp_path_factory):
+    """Both arrangements: the talking person on the left, and on the right."""
+    clips = {}
+    for left in (True, False):
+        path = tmp_path_factory.mktemp("sbs") / f"{'left' if left else 'right'}.mp4"
+        clips[left] = (path, *compose.side_by_side(path, TALKING, OTHER, talking_left=left))
+    return clips
+
+
+@pytest.fixture(scope="module")
+def cut(tmp_path_factory):
+    path = tmp_path_factory.mktemp("cut") / "cut.mp4"
+    return (path, *compose.hard_cut(path, TALKING, OTHER))
+
+
+def _decoded(path) -> list[np.ndarray]:
+    return [f.image for f in read_frames(path, 0.0, None, None)]
+
+
+def _untouched(rendered: list[np.ndarray], source: list[np.ndarray], region: compose.Region) -> bool:
+    """Whether ``region`` stayed as decoded over its frames: PSNR over the whole sequence of at least
+    43 dB (what the encoder's quality target keeps), and no single frame under 40 dB (nothing drawn)."""
+    errors = [np.mean((region.of(rendered[k]).astype(np.float32) - region.of(source[k])) ** 2)
+              for k in region.frames]
+    overall = 10 * np.log10(255.0**2 / max(float(np.mean(errors)), 1e-10))
+    worst = 10 * np.log10(255.0**2 / max(float(np.max(errors)), 1e-10))
+    print(f"untouched region: {overall:.2f} dB overall, {worst:.2f} dB at worst")
+    return overall >= UNTOUCHED_DB and worst >= WORST_FRAME_DB
+
+
+def _changed(rendered: list[np.ndarray], source: list[np.ndarray], region: compose.Region) -> int:
+    """Frames of ``region`` with a re-drawn mouth: a patch of pixels far off the input's, as the
+    encoder's noise never is (its differences stay in single digits at this CRF)."""
+    def drawn(k: int) -> bool:
+        diff = np.abs(region.of(rendered[k]).astype(np.int16) - region.of(source[k])).max(axis=2)
+        return int((diff > 24).sum()) >= 20
+
+    return sum(drawn(k) for k in region.frames)
+
+
+def test_a_cut_is_found_where_the_shots_join_and_nowhere_else(cut):
+    path, first, second = cut
+    detector = ShotDetector()
+    cuts = [k for k, image in enumerate(_decoded(path)) if detector.update(image)]
+    assert cuts == [second.frames.start]
+    for name in (TALKING, OTHER, "man_talkshow_224.mp4"):
+        detector = ShotDetector()
+        images = (f.image for f in read_frames(compose.shared_media(name), 0.0, 4.0, None))
+        assert not any(detector.update(image) for image in images), name
+
+
+@pytest.mark.parametrize("talking_left", [True, False])
+def test_the_person_whose_own_speech_plays_is_chosen_on_either_side(side_by_side, tmp_path, talking_left):
+    path, talking, other = side_by_side[talking_left]
+    out = tmp_path / "out.mp4"
+    summary = render(path, NEW_VOICE, out, RenderOptions(crf=CRF))
+    assert summary.people == 2 and summary.shots == 1
+    assert any("own speech" in note for note in summary.notes), summary.notes
+    rendered, source = frames(out), _decoded(path)
+    assert _untouched(rendered, source, other), "the silent person must stay as decoded"
+    assert _changed(rendered, source, talking) > len(talking.frames) // 2, "the speaker was not re-animated"
+
+
+def test_a_point_on_the_other_face_overrides_the_choice(side_by_side, tmp_path):
+    path, talking, other = side_by_side[True]
+    out = tmp_path / "out.mp4"
+    x, y = other.centre()
+    summary = render(path, NEW_VOICE, out, RenderOptions(crf=CRF, face=FacePick(x=x, y=y, time=1.0)))
+    assert any("picked by the point" in note for note in summary.notes), summary.notes
+    rendered, source = frames(out), _decoded(path)
+    assert _untouched(rendered, source, talking)
+    assert _changed(rendered, source, other) > len(other.frames) // 2
+
+
+@pytest.mark.parametrize("mode", ["lite", "standard", "pro"])
+def test_across_a_cut_only_the_chosen_person_is_re_animated_in_every_mode(cut, tmp_path, mode):
+    path, first, second = cut
+    source = _decoded(path)
+    auto = render(path, NEW_VOICE, tmp_path / "auto.mp4", RenderOptions(mode=mode, crf=CRF))
+    assert (auto.people, auto.shots) == (2, 2)
+    rendered = frames(tmp_path / "auto.mp4")
+    assert _untouched(rendered, source, second), "the second shot's person was touched"
+    assert _changed(rendered, source, first) > len(first.frames) // 2
+
+    other = next(i for i in range(2) if i != auto.speaker)
+    options = RenderOptions(mode=mode, crf=CRF, face=FacePick(index=other))
+    picked = render(path, NEW_VOICE, tmp_path / "picked.mp4", options)
+    assert picked.speaker == other
+    rendered = frames(tmp_path / "picked.mp4")
+    assert _untouched(rendered, source, first), "the first shot's person was touched"
+    assert _changed(rendered, source, second) > len(second.frames) // 2
+
+
+def test_a_library_holds_only_the_chosen_persons_frames(cut):
+    """Standard and pro paste mouths from the library: every exemplar must be the chosen person's."""
+    path, first, second = cut
+    info = probe_video(path)
+    times = [f.time for f in read_frames(path, 0.0, None, None)]
+    cast = track_people(_decoded(path), info.width, info.height)
+    clip = ClipPass(path, info, 0.0, info.duration, None, np.array(times), one_person=False)
+    for person, shot in zip(cast.people, (first, second), strict=True):
+        library = build_library(clip, cast.track(person), MODES["standard"].library)
+        assert len(library) > 20
+        assert set(library.source.tolist()) <= set(shot.frames), f"person {person.index} got another's mouths"
+
+
+def test_a_person_who_comes_back_after_a_cut_is_the_same_person(tmp_path):
+    """A, cut to B, cut back to A: two people, the first with two face runs."""
+    path = tmp_path / "abA.mp4"
+    size = (352, 352)
+    a = compose._frames(TALKING, 0.0, 2.0, size)
+    b = compose._frames(OTHER, 0.0, 2.0, size)
+    back = compose._frames(TALKING, 6.0, 2.0, size)
+    compose._write(path, a + b + back, TALKING)
+    info = probe_video(path)
+    cast = track_people(_decoded(path), info.width, info.height)
+    assert len(cast.cuts) == 2
+    assert len(cast.people) == 2
+    assert [run.start for run in cast.people[0].runs] == [0, len(a) + len(b)]
+
+
+def test_a_pick_that_names_nobody_is_a_clear_error(side_by_side, tmp_path):
+    path, *_ = side_by_side[True]
+    with pytest.raises(MediaError) as caught:
+        render(path, NEW_VOICE, tmp_path / "out.mp4", RenderOptions(face=FacePick(index=5)))
+    assert caught.value.code == "invalid_parameters" and "2 found" in str(caught.value)
+    with pytest.raises(MediaError) as caught:
+        render(path, NEW_VOICE, tmp_path / "out.mp4", RenderOptions(face=FacePick(x=2.0, y=2.0)))
+    assert caught.value.code == "invalid_parameters" and "faces there: person 0" in str(caught.value)
+    assert not (tmp_path / "out.mp4").exists()
