@@ -14,6 +14,7 @@ BENCHMARKS = [
     ("benchmarks.memory", []),
     ("benchmarks.quality", []),  # lite, with its contact sheet; modes judges all three
     ("benchmarks.modes", []),
+    ("benchmarks.people", []),  # a few minutes: the speaker choice on composed clips, tracking cost
     ("benchmarks.throughput", []),
     ("benchmarks.load", []),  # about 3 minutes: concurrent clients, embedded and cluster
     ("benchmarks.reenact", ["--targets"]),  # a minute: the speech targets against the real mouths

@@ -2,26 +2,28 @@
 
 How a frame is tracked (``FaceTracker``):
 
-* The mesh always runs on a square crop around the speaker's face, never on the whole frame.
+* The mesh always runs on a square crop around one face, never on the whole frame.
   One path then serves every face size: a face of 60 px in a 1080x1920 portrait is upscaled to
   at least ``_MIN_CROP`` px so the mesh sees what it sees on a close-up, and a face of 1000 px in
-  4K is downscaled to ``_MAX_CROP`` px. It also keeps the speaker's identity: the mesh only ever
-  sees the speaker, so it cannot jump to a bystander.
+  4K is downscaled to ``_MAX_CROP`` px. It also keeps the face's identity: the mesh only ever
+  sees that face, so it cannot jump to a bystander.
 * The crop stays put while the face stays near its centre and at its size (hysteresis), so for a
   still head the mesh gets the same pixels every frame, as if it ran on the whole frame, and runs
   in its own tracking mode (the landmark model only, no detector).
 * ``max_num_faces=1``: MediaPipe runs its detector on every frame while it tracks fewer faces than
   ``max_num_faces``, so asking for 2 with one face in view costs the detector on every frame
   (measured 6.5 ms instead of 4 ms per frame on this machine).
-* When there is no face to follow (the first frame, or the mesh lost it), the full-range detector
-  (``model_selection=1``; the mesh's own short-range detector misses faces under ~150 px) looks at
-  the whole frame and, for small faces, at tiles of it (``_find_speaker``). The speaker is the
-  detection nearest the face last followed, or failing that the largest and most central one.
-  A crop around it goes to the mesh, whose own detector then finds the face, now large, in the crop.
+* Faces are found by the full-range detector (``FaceFinder``; the mesh's own short-range detector
+  misses faces under ~150 px) over the whole frame and, for small faces, over tiles of it. A
+  crop around a detection goes to the mesh, whose own detector then finds the face, now large,
+  in the crop. ``engine.people`` starts a tracker on every face it finds; a tracker that searches
+  for itself (``track_faces``) follows the detection nearest the face last followed, or failing
+  that the largest and most central one.
 
-``track_faces`` runs the tracker over a clip, flags each frame usable or not (``usable``) and
-smooths each run of usable frames (``smoothing.smooth_run``). Points live in temporary memory-mapped
-``.npy`` files (``FrameStore``), so a long clip costs disk pages the kernel can drop, not heap.
+``track_faces`` runs one searching tracker over a clip of one person (a calibration clip, the
+library's own pass), flags each frame usable or not (``usable``) and smooths each run of usable
+frames (``smoothed_track``). Points live in temporary memory-mapped ``.npy`` files
+(``FrameStore``), so a long clip costs disk pages the kernel can drop, not heap.
 """
 
 from __future__ import annotations

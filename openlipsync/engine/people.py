@@ -143,7 +143,10 @@ class Cast:
 
     def track(self, person: Person | None) -> LandmarkTrack:
         """The smoothed track of ``person`` over the whole clip; frames without them are not ok."""
-        raw = np.full((self.frames, 468, 2), np.nan, np.float32)
+        store = FrameStore(self.frames)  # on disk, like every track: a long clip keeps flat memory
+        store.count = self.frames
+        raw = store.frames()
+        raw[:] = np.nan
         ok = np.zeros(self.frames, bool)
         starts = []
         for run in person.runs if person is not None else ():
@@ -257,9 +260,8 @@ def _look(image: np.ndarray, points: np.ndarray) -> np.ndarray:
     corner = frame.origin + ux * (x0 + step[0] / 2) + uy * (y0 + step[1] / 2)
     to_image = np.array([[ux[0] * step[0], uy[0] * step[1], corner[0]],
                          [ux[1] * step[0], uy[1] * step[1], corner[1]]])
-    grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
-    crop = cv2.warpAffine(grey, to_image, _LOOK_SIZE, flags=cv2.INTER_AREA | cv2.WARP_INVERSE_MAP)
-    values = crop.astype(np.float32).ravel()
+    crop = cv2.warpAffine(image, to_image, _LOOK_SIZE, flags=cv2.INTER_AREA | cv2.WARP_INVERSE_MAP)
+    values = cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY).astype(np.float32).ravel()
     values -= values.mean()
     return values / max(float(np.linalg.norm(values)), 1e-3)
 
