@@ -136,7 +136,7 @@ def _add_render(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--calibrate", type=Path, default=None, metavar="CLIP",
                    help="a clip of the same person speaking in sync, to learn how their mouth moves "
                         "(default: the input's own speech, where it follows the mouth)")
-    p.add_argument("--face", type=face_pick, default=None, metavar="X,Y[@T] | N",
+    p.add_argument("--face", type=face_pick, default=None, metavar="X,Y[@T]|N",
                    help="whose mouth to re-animate when several people are in view: a point on their "
                         "face in the input's pixels (X,Y; X,Y@T at T seconds into the input, else the "
                         "first frame they appear on), or N, their index in order of first appearance "
