@@ -26,6 +26,42 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"error: {self.prog}: {message} (see {self.prog} --help)\n")
 
 
+def face_pick(text: str):
+    """``--face``: ``X,Y`` (a point on the face, input pixels), ``X,Y@T`` (at T seconds into the
+    input) or ``N`` (the person's index, 0 = the first to appear); an ``argparse`` type."""
+    import math
+
+    from openlipsync.engine.options import FacePick
+
+    forms = "X,Y (pixels), X,Y@T (T seconds into the input) or N (the person's index)"
+    value = text.strip()
+    if "," not in value and "@" not in value:
+        try:
+            index = int(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a face: use {forms}") from None
+        if index < 0:
+            raise argparse.ArgumentTypeError(f"a face index is 0 or more, got {index}")
+        return FacePick(index=index)
+    point, _, when = value.partition("@")
+    parts = point.split(",")
+    try:
+        if len(parts) != 2 or (_ and not when.strip()):
+            raise ValueError
+        x, y = (float(part) for part in parts)
+        time = float(when) if _ else None
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a face: use {forms}") from None
+    if not all(math.isfinite(number) for number in (x, y, time or 0.0)):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a face: the numbers must be finite")
+    if x < 0 or y < 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: a point on the face is in the video's pixels, "
+                                         f"0 or more (0,0 is the top left corner)")
+    if time is not None and time < 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: the time is seconds into the input, 0 or more")
+    return FacePick(x=x, y=y, time=time)
+
+
 def _check_output(args: argparse.Namespace) -> None:
     """Where the output goes, checked before minutes of rendering (the engine checks the inputs
     first thing, with its own error codes)."""
@@ -50,7 +86,8 @@ def _render(args: argparse.Namespace) -> int:
     _check_output(args)
     options = RenderOptions(mode=args.mode, start=args.start, end=args.end, max_fps=args.max_fps,
                             audio_longer=args.audio_longer, crf=args.crf, preset=args.preset,
-                            calibration_video=str(args.calibrate) if args.calibrate else None)
+                            calibration_video=str(args.calibrate) if args.calibrate else None,
+                            face=args.face)
     with native_stderr_silenced() as terminal:
         console = Console(file=terminal, stderr=True)
         bar = Progress(TextColumn("{task.description:<10}"), BarColumn(), MofNCompleteColumn(),
@@ -99,6 +136,12 @@ def _add_render(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--calibrate", type=Path, default=None, metavar="CLIP",
                    help="a clip of the same person speaking in sync, to learn how their mouth moves "
                         "(default: the input's own speech, where it follows the mouth)")
+    p.add_argument("--face", type=face_pick, default=None, metavar="X,Y[@T]|N",
+                   help="whose mouth to re-animate when several people are in view: a point on their "
+                        "face in the input's pixels (X,Y; X,Y@T at T seconds into the input, else the "
+                        "first frame they appear on), or N, their index in order of first appearance "
+                        "(0 = first; the render's notes number them). Default: the engine chooses the "
+                        "face that speaks in the input, else the most prominent")
     p.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(handler=_render)

@@ -111,3 +111,54 @@ def test_render_of_a_range_past_the_end_says_it_was_clipped(tmp_path):
     assert summary["start_seconds"] == 4.5 and summary["end_seconds"] == 5.0 and summary["seconds"] == 0.5
     assert any("clipped to 4.5-5 s" in note for note in summary["notes"]), summary["notes"]
     assert out.stat().st_size > 0
+
+
+def test_render_face_forms_parse_to_a_face_pick():
+    from openlipsync.cli import build_parser
+    from openlipsync.engine.options import FacePick
+
+    def face(*given: str):
+        return build_parser().parse_args(["render", "v.mp4", "a.wav", "-o", "o.mp4", *given]).face
+
+    assert face() is None  # the engine chooses
+    assert face("--face", "412,230") == FacePick(x=412.0, y=230.0)
+    assert face("--face", "412.5, 230@1.5") == FacePick(x=412.5, y=230.0, time=1.5)
+    assert face("--face=0,0@0") == FacePick(x=0.0, y=0.0, time=0.0)
+    assert face("--face", "1") == FacePick(index=1)
+    assert face("--face", "0") == FacePick(index=0)
+
+
+def test_a_bad_face_is_refused_in_one_line_before_rendering(tmp_path):
+    video, audio = shared_media("woman_flags.mp4"), shared_media("speech_en_a.wav")
+    cases = {"-1": "a face index is 0 or more", "1.5": "is not a face", "x": "is not a face",
+             "412": None, "412,": "is not a face", "412,230,7": "is not a face", "412,230@": "is not a face",
+             "412,230@soon": "is not a face", "nan,230": "finite", "1e999,230": "finite",
+             "-4,230": "0 or more", "412,230@-1": "0 or more", "": "is not a face"}
+    for given, expected in cases.items():
+        if expected is None:  # a valid index: checked by the test above
+            continue
+        done = cli("render", str(video), str(audio), "-o", str(tmp_path / "out.mp4"), f"--face={given}",
+                   cwd=tmp_path)
+        assert done.returncode == 2, (given, done.stderr)
+        line = done.stderr.strip()
+        assert "\n" not in line and "argument --face" in line and expected in line, (given, line)
+        assert "X,Y" in line or "0 or more" in line or "finite" in line, (given, line)
+    assert not (tmp_path / "out.mp4").exists()
+
+
+def test_render_gives_the_engine_the_face_picked(tmp_path):
+    """What ``--face`` becomes reaches the engine's ``render`` (recorded by tests/record_options,
+    which then runs the real engine)."""
+    recorder = Path(__file__).resolve().parent / "record_options"
+    calls = tmp_path / "calls.jsonl"
+    env = {"PYTHONPATH": os.pathsep.join(filter(None, [str(recorder), os.environ.get("PYTHONPATH")])),
+           "OPENLIPSYNC_RECORD_OPTIONS": str(calls)}
+    video, audio = shared_media("woman_flags.mp4"), shared_media("speech_en_a.wav")
+    for given, expected in (("290,280@0.5", {"x": 290.0, "y": 280.0, "time": 0.5, "index": None}),
+                            ("0", {"x": None, "y": None, "time": None, "index": 0})):
+        out = tmp_path / "out.mp4"
+        done = cli("render", str(video), str(audio), "-o", str(out), "--end", "0.5", "--max-fps", "5",
+                   "--face", given, "--json", "-q", cwd=tmp_path, env=env)
+        assert done.returncode == 0, done.stderr
+        assert out.stat().st_size > 0 and json.loads(done.stdout)["frames"] > 0
+        assert json.loads(calls.read_text().splitlines()[-1])["options"]["face"] == expected

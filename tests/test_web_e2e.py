@@ -111,6 +111,9 @@ def test_sign_in_render_play_history_delete(server: Server, page: Page) -> None:
     balance_before = api.get("/v1/account").json()["credits"]
     puts: list[dict[str, str]] = []
     page.on("request", lambda request: request.method == "PUT" and puts.append(request.headers))
+    creates: list[dict] = []
+    page.on("request", lambda request: request.url.endswith("/v1/lip-sync") and creates.append(
+        request.post_data_json))
 
     page.goto(server.url)
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
@@ -124,6 +127,7 @@ def test_sign_in_render_play_history_delete(server: Server, page: Page) -> None:
     page.get_by_label("Video file").set_input_files(shared_media("woman_flags.mp4"))
     page.get_by_label("Audio file").set_input_files(shared_media("speech_en_a.wav"))
     expect(page.locator("#timeline")).to_be_visible()
+    expect(page.locator("#face-status")).to_contain_text("Speaker: automatic")
     # The clip's length (5 s of video, a little more of sound), read by the preview.
     expect(page.get_by_label("End (s)")).to_have_value(re.compile(r"^5(\.0\d)?$"))
     expect(page.locator("#audio-duration")).to_have_text("Length 8 s")
@@ -148,6 +152,8 @@ def test_sign_in_render_play_history_delete(server: Server, page: Page) -> None:
     expect(page.get_by_role("heading", name="Flags, one second")).to_be_visible()
     project_id = page.evaluate("location.hash").removeprefix("#/p/")
     assert api.get(f"/v1/video-projects/{project_id}").json()["generation_mode"] == "lite"
+    assert len(creates) == 1 and "face" not in creates[0], creates  # no click: the server chooses
+    expect(page.locator("#project-meta")).to_contain_text("SpeakerAutomatic")
     for kind in ("video", "audio"):
         assert page.locator(f"#{kind}-progress").evaluate("bar => bar.value") == 1
     assert len(puts) == 2 and all("content-type" not in headers for headers in puts), puts
@@ -253,3 +259,61 @@ def test_estimate_is_the_servers_charge(server: Server, page: Page) -> None:
     modes = ("lite", "standard", "pro")
     server_costs = [[estimate_frames(s, e) * RATES[m] for m in modes] for s, e in ranges]
     assert page_costs == server_costs
+
+
+def test_clicking_a_face_in_the_preview_picks_who_speaks(server: Server, page: Page) -> None:
+    """A click on the preview is a point in the video's own pixels (through the letterbox of the
+    scaled preview) at the preview's current time; it is sent as ``face``; "Automatic speaker"
+    takes it back."""
+    creates: list[dict] = []
+    page.on("request", lambda request: request.url.endswith("/v1/lip-sync") and creates.append(
+        request.post_data_json))
+    sign_in(page, server, server.key)
+    page.get_by_label("Video file").set_input_files(shared_media("woman_flags.mp4"))  # 590 x 590
+    page.get_by_label("Audio file").set_input_files(shared_media("speech_en_a.wav"))
+    expect(page.locator("#timeline")).to_be_visible()
+    status, marker = page.locator("#face-status"), page.locator("#face-marker")
+    expect(status).to_contain_text("Speaker: automatic")
+    expect(marker).to_be_hidden()
+    expect(page.get_by_role("button", name="Automatic speaker")).to_be_hidden()
+
+    preview = page.get_by_label("Video preview")
+    preview.evaluate("v => { v.currentTime = 1.2; }")
+    page.wait_for_function("Math.abs(document.getElementById('video-preview').currentTime - 1.2) < 0.01")
+    box = preview.bounding_box()
+    scale = min(box["width"] / 590, box["height"] / 590)  # object-fit: contain
+    left, top = (box["width"] - 590 * scale) / 2, (box["height"] - 590 * scale) / 2
+    assert left > 10, "the square clip should be letterboxed in the wide preview"
+    click = {"x": left + 300 * scale, "y": top + 270 * scale}  # her face: (300, 270) in the video
+    preview.click(position=click)
+    expect(marker).to_be_visible()
+    expect(status).to_contain_text(re.compile(r"the person at \d+, \d+ px \(at 1\.2 s"))
+    # The browser clicks on whole CSS pixels, a preview pixel is 1/scale video pixels.
+    x, y = (int(n) for n in re.search(r"at (\d+), (\d+) px", status.text_content()).groups())
+    assert abs(x - 300) <= 1 / scale + 0.5 and abs(y - 270) <= 1 / scale + 0.5, (x, y, scale)
+    mark = marker.bounding_box()
+    centre = (mark["x"] + mark["width"] / 2, mark["y"] + mark["height"] / 2)
+    assert centre == pytest.approx((box["x"] + click["x"], box["y"] + click["y"]), abs=2.5)
+    check_view(page, "2-new-lip-sync-face")
+
+    # A click on the black bar beside the picture picks nothing; "Automatic speaker" forgets the pick.
+    preview.click(position={"x": left / 2, "y": box["height"] / 2})
+    expect(status).to_contain_text(f"{x}, {y} px")
+    page.get_by_role("button", name="Automatic speaker").click()
+    expect(marker).to_be_hidden()
+    expect(status).to_contain_text("Speaker: automatic")
+    expect(status).to_be_focused()
+
+    preview.click(position=click)
+    expect(marker).to_be_visible()
+    page.get_by_label("End (s)").fill("1")
+    page.get_by_label("Max fps").fill("5")
+    page.get_by_label("Name").fill("The face at 300, 270")
+    page.get_by_role("button", name="Start lip sync").click()
+    expect(page.get_by_role("heading", name="The face at 300, 270")).to_be_visible()
+    assert len(creates) == 1 and creates[0]["face"] == {"x": x, "y": y, "time": 1.2}, creates
+    project_id = page.evaluate("location.hash").removeprefix("#/p/")
+    with server.client() as api:
+        assert api.get(f"/v1/video-projects/{project_id}").json()["face"] == {"x": x, "y": y, "time": 1.2}
+        expect(page.locator("#project-meta")).to_contain_text(f"SpeakerThe face at {x}, {y} px, at 1.2 s")
+        assert api.delete(f"/v1/video-projects/{project_id}").status_code == 204  # no need to render it

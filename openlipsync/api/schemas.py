@@ -46,6 +46,26 @@ class LipSyncStyle(BaseModel):
     generation_mode: Literal["lite", "standard", "pro"] | None = None
 
 
+#: Bounds of a face pick: no video is wider than this many pixels, nor has this many people.
+FACE_MAX_PIXELS = 65536
+FACE_MAX_INDEX = 999
+
+
+class LipSyncFace(BaseModel):
+    """Ours: whose mouth to re-animate when the clip shows several people (the SDK never sends it).
+
+    Either a point on that person's face, ``x``/``y`` in the input video's own pixels (0, 0 is
+    the top left corner) at ``time`` seconds into the input (absent: the first frame where that
+    person appears), or ``index``, the person's number in order of first appearance (0 is the
+    first). Which combinations are allowed is checked in the route, so the message can say.
+    """
+
+    x: Number | None = Field(default=None, ge=0, le=FACE_MAX_PIXELS)
+    y: Number | None = Field(default=None, ge=0, le=FACE_MAX_PIXELS)
+    time: Number | None = Field(default=None, ge=0, le=1e6)
+    index: StrictInt | None = Field(default=None, ge=0, le=FACE_MAX_INDEX)
+
+
 class LipSyncRequest(BaseModel):
     assets: LipSyncAssets
     start_seconds: Number = Field(ge=0)
@@ -56,6 +76,8 @@ class LipSyncRequest(BaseModel):
     #: Deprecated and ignored (kept so old clients still validate).
     height: StrictInt | None = None
     width: StrictInt | None = None
+    #: Ours: whose mouth to re-animate; absent or null lets the engine choose.
+    face: LipSyncFace | None = None
 
 
 class LipSyncResponse(BaseModel):
@@ -98,6 +120,8 @@ class VideoProject(BaseModel):
     generation_mode: str
     #: Ours: the engine's remarks on the render (faceless frames kept, a fallback to lite).
     notes: list[str]
+    #: Ours: the face picked in the request (``{"x","y","time"}`` or ``{"index"}``); null: automatic.
+    face: dict[str, int | float] | None
 
 
 class VideoProjectList(BaseModel):

@@ -125,6 +125,9 @@ class Project(Base):
     finished_at: Mapped[float | None] = mapped_column(Float, nullable=True)
     #: The ``X-Request-Id`` of the creating API call; the render's log lines carry it too.
     request_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    #: JSON object of the face picked to speak, ``{"x", "y"[, "time"]}`` (input pixels, seconds)
+    #: or ``{"index"}``; None lets the engine choose.
+    face: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class Webhook(Base):

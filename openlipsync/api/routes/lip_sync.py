@@ -5,13 +5,37 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from openlipsync.api.deps import BaseUrlDep, KeyDep, RuntimeDep
-from openlipsync.api.schemas import LipSyncRequest, LipSyncResponse
+from openlipsync.api.schemas import LipSyncFace, LipSyncRequest, LipSyncResponse
 from openlipsync.jobs.accounts.quotas import KeyLimits
 from openlipsync.jobs.errors import InvalidRequest
 from openlipsync.jobs.inputs import uploads
 from openlipsync.jobs.projects.catalog import ProjectSpec, create_project, is_url
 
 router = APIRouter()
+
+
+def _face(face: LipSyncFace | None) -> dict | None:
+    """The pick as stored and handed to the render: ``{"x", "y"[, "time"]}`` or ``{"index"}``."""
+    if face is None:
+        return None
+    point = face.x is not None or face.y is not None
+    if point and face.index is not None:
+        raise InvalidRequest("Invalid value for face: pick a face either by a point (face.x and face.y) "
+                             "or by face.index, not both")
+    if point:
+        if face.x is None or face.y is None:
+            missing = "face.y" if face.y is None else "face.x"
+            raise InvalidRequest(f"Missing required field: {missing} (a point on the face needs both "
+                                 f"face.x and face.y, in the input video's pixels)")
+        picked = {"x": face.x, "y": face.y}
+        return picked if face.time is None else {**picked, "time": face.time}
+    if face.time is not None:
+        raise InvalidRequest("Invalid value for face.time: a time goes with a point (face.x and face.y), "
+                             "not with face.index")
+    if face.index is None:
+        raise InvalidRequest("Missing required field: face.x and face.y, or face.index (or leave out "
+                             "face, or send null, to let the engine choose)")
+    return {"index": face.index}
 
 
 def _spec(body: LipSyncRequest) -> ProjectSpec:
@@ -34,7 +58,7 @@ def _spec(body: LipSyncRequest) -> ProjectSpec:
         start_seconds=body.start_seconds, end_seconds=body.end_seconds, mode=mode,
         video_source=assets.video_source, audio_input=assets.audio_file_path,
         video_input=assets.video_file_path, youtube_url=assets.youtube_url,
-        max_fps_limit=body.max_fps_limit, name=body.name,
+        max_fps_limit=body.max_fps_limit, name=body.name, face=_face(body.face),
     )
 
 

@@ -19,7 +19,8 @@ def iso(timestamp: float) -> str:
 
 
 def project_payload(project: Project, links: Links, ttl_s: int) -> dict:
-    """All 16 keys the SDK requires, plus ``progress`` (0..1), ``generation_mode`` and ``notes``.
+    """All 16 keys the SDK requires, plus ``progress`` (0..1), ``generation_mode``, ``notes`` and
+    ``face`` (the face picked to speak, as the request gave it; null when the engine chooses).
 
     ``notes`` are the engine's remarks on a finished render in plain words (frames without a
     face left as they were, standard/pro falling back to lite for shapes the clip never shows):
@@ -52,4 +53,5 @@ def project_payload(project: Project, links: Links, ttl_s: int) -> dict:
         "progress": round(project.progress, 4),
         "generation_mode": project.mode,
         "notes": json.loads(project.notes) if project.notes else [],
+        "face": json.loads(project.face) if project.face else None,
     }

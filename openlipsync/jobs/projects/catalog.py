@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -34,6 +35,8 @@ class ProjectSpec:
     youtube_url: str | None = None
     max_fps_limit: float | None = None
     name: str | None = None
+    #: Whose mouth to re-animate: ``{"x", "y"[, "time"]}`` or ``{"index"}``; None: the engine chooses.
+    face: dict | None = None
 
 
 def is_url(value: str) -> bool:
@@ -93,7 +96,7 @@ def create_project(db: Database, queue: JobQueue, key_id: str, limits: KeyLimits
             youtube_url=spec.youtube_url if spec.video_source == "youtube" else None,
             audio_input=spec.audio_input, public_base_url=base_url, estimate=cost, credits_charged=cost,
             fps=fps, width=-1, height=-1, progress=0.0, enabled=True, attempts=0, created_at=now(),
-            request_id=REQUEST_ID.get(),
+            request_id=REQUEST_ID.get(), face=json.dumps(spec.face) if spec.face else None,
         )
         session.add(project)
         CREDITS_CHARGED.inc(cost)

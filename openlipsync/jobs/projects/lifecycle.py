@@ -35,9 +35,10 @@ class Claim:
 
 
 def _job(project: Project) -> dict:
-    return {key: getattr(project, key) for key in (
+    job = {key: getattr(project, key) for key in (
         "id", "mode", "start_seconds", "end_seconds", "max_fps_limit", "video_source", "video_input",
         "youtube_url", "audio_input", "request_id")}
+    return {**job, "face": json.loads(project.face) if project.face else None}
 
 
 def _locked(session: Session, project_id: str) -> Project | None:

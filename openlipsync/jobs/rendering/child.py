@@ -80,11 +80,12 @@ def _render(job: dict, settings: Settings, work_dir: Path, conn: Connection) -> 
         else:
             video = _input(job["video_input"], "video", work_dir, settings, stack)
         # Imported only now: a refused or failed fetch ends the job without loading the models.
-        from openlipsync.engine.options import RenderOptions
+        from openlipsync.engine.options import FacePick, RenderOptions
         from openlipsync.engine.render import render
 
+        face = job.get("face")
         options = RenderOptions(mode=job["mode"], start=job["start_seconds"], end=job["end_seconds"],
-                                max_fps=job["max_fps_limit"])
+                                max_fps=job["max_fps_limit"], face=FacePick(**face) if face else None)
         return render(video, audio, work_dir / "output.mp4", options, progress=progress).to_dict()
 
 

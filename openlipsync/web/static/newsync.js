@@ -2,6 +2,7 @@
 // (upload URLs -> PUT with progress -> POST /v1/lip-sync). Every error lands next to the field it is about.
 
 import { api, ApiError, putFile } from "./api.js";
+import { FacePicker } from "./facepick.js";
 import { RangeTimeline } from "./timeline.js";
 import { clock, credits, estimateCredits, RATES, seconds } from "./format.js";
 
@@ -17,6 +18,7 @@ const FIELD_PATTERNS = [
   [/\baudio_file_path\b/, "audio"],
   [/\b(video_file_path|video_source|youtube_url)\b/, "video"],
   [/\bname\b/, "name"],
+  [/\bface\b/, "face"],
 ];
 
 const $ = (id) => document.getElementById(id);
@@ -47,6 +49,7 @@ export class NewSyncForm {
       mode: { input: () => this.form.querySelector("input[name=mode]:checked"), error: $("mode-error") },
       fps: { input: () => $("max-fps"), error: $("fps-error") },
       name: { input: () => $("project-name"), error: $("name-error") },
+      face: { input: () => $("face-status"), error: $("face-error") },
       submit: { input: () => $("submit-button"), error: $("submit-error") },
     };
 
@@ -69,6 +72,17 @@ export class NewSyncForm {
       clock,
     );
 
+    this.facePicker = new FacePicker(
+      {
+        video: $("video-preview"),
+        marker: $("face-marker"),
+        panel: $("face-pick"),
+        status: $("face-status"),
+        clear: $("face-clear"),
+      },
+      () => this.edited("face"),
+    );
+
     for (const kind of ["video", "audio"]) {
       this.form.querySelectorAll(`input[name=${kind}-source]`).forEach((radio) => {
         radio.addEventListener("change", () => this.showSource(kind));
@@ -84,11 +98,14 @@ export class NewSyncForm {
     video.addEventListener("loadedmetadata", () => {
       $("video-preview-box").hidden = false;
       this.timeline.setDuration(video.duration);
+      this.facePicker.setAvailable(video.videoWidth > 0);
+      this.facePicker.place();
     });
     video.addEventListener("error", () => {
       if (!video.getAttribute("src")) return;
       $("video-preview-box").hidden = true;
       this.timeline.setDuration(null);
+      this.facePicker.setAvailable(false);
       this.setError("video", "This video cannot be previewed in the browser; the server may still read it.");
     });
     const audio = $("audio-preview");
@@ -174,6 +191,7 @@ export class NewSyncForm {
     } else {
       $("video-preview-box").hidden = true;
       this.timeline.setDuration(null);
+      this.facePicker.setAvailable(false); // a new video: a point on the old one means nothing
     }
     if (src) element.src = src;
     else {
@@ -320,6 +338,7 @@ export class NewSyncForm {
       if (fps) body.max_fps_limit = Number(fps);
       const name = $("project-name").value.trim();
       if (name) body.name = name;
+      if (this.facePicker.face) body.face = { ...this.facePicker.face };
       button.textContent = "Starting…";
       const created = await api.createLipSync(body);
       this.app.onCreated(created, {

@@ -8,6 +8,14 @@ const POLL_MS = 1000;
 
 const $ = (id) => document.getElementById(id);
 
+/** The `face` the project was created with, in words. */
+function speakerLabel(face) {
+  if (!face) return "Automatic";
+  if (Number.isInteger(face.index)) return `Person ${face.index} (counting from 0 in order of appearance)`;
+  const when = face.time === undefined ? "where they first appear" : `at ${seconds(face.time)}`;
+  return `The face at ${face.x}, ${face.y} px, ${when}`;
+}
+
 export class ProjectView {
   /**
    * @param {object} app  inputsFor(id): {video, start}|undefined (what this tab uploaded),
@@ -111,6 +119,7 @@ export class ProjectView {
       ["Frame rate", project.status === "complete" ? `${Number(project.fps.toFixed(2))} fps` : "–"],
       ["Created", dateTime(project.created_at)],
     ];
+    rows.push(["Speaker", speakerLabel(project.face)]);
     // The engine's remarks, e.g. frames without a face left as they were, or a fallback to lite.
     if (Array.isArray(project.notes) && project.notes.length) rows.push(["Notes", project.notes.join(" · ")]);
     $("project-meta").replaceChildren(
