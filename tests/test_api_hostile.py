@@ -34,14 +34,12 @@ def _is_stored(server, file_path: str) -> bool:
 
 
 def _api_upload_url(server, slot: dict) -> httpx.URL:
-    """The API's own signed PUT for the slot. A cluster hands clients the object store's presigned
-    URL instead (bytes never pass through the API), but the API's route stays and must hold too."""
+    """The slot's upload URL, which is the API's own signed PUT on every store: with S3 behind it
+    (the cluster) too, so the API caps the size while the body streams in."""
     url = httpx.URL(slot["upload_url"])
-    if server.mode == "embedded":
-        return url
-    assert "X-Amz-Signature" in url.params and url.netloc != httpx.URL(server.url).netloc, url
-    path = f"/uploads/{slot['file_path']}"
-    return httpx.URL(f"{server.url}{path}?{Signer(SECRET.encode()).sign('PUT', path, 3600)[0]}")
+    assert url.netloc == httpx.URL(server.url).netloc and url.path == f"/uploads/{slot['file_path']}", url
+    assert "signature" in url.params and "X-Amz-Signature" not in url.params, url
+    return url
 
 
 def test_forged_and_expired_upload_signatures_are_403(server):
@@ -95,6 +93,8 @@ def test_oversized_upload_is_refused_and_not_stored(server):
     assert status == 413
     assert not _is_stored(server, declared["file_path"]) and not _is_stored(server, streamed["file_path"])
     assert not list((server.data_dir / "blobs").rglob(".part-*")), "partial upload left on disk"
+    for slot in (declared, streamed):  # nothing at all under the slots' folders (in S3: no object)
+        assert server.stored_under(slot["file_path"].rsplit("/", 1)[0] + "/") == []
 
 
 @pytest.mark.parametrize("path", [

@@ -93,26 +93,19 @@ def test_upload_slots_and_bytes_are_limited(server):
         refused = http.post("/v1/files/upload-urls", json={"items": items})
         assert refused.status_code == 429 and "Too many upload URLs" in refused.json()["message"]
         assert httpx.put(slots[0]["upload_url"], content=b"\0" * 100_000).is_success
-        if server.mode == "embedded":  # the API's own PUT refuses what would overfill the key's storage
-            answer = httpx.put(slots[1]["upload_url"], content=b"\0" * 60_000)
-            assert answer.status_code == 413 and "50000 bytes left" in answer.json()["message"]
-            assert server.stored_size(slots[1]["file_path"]) is None
-        else:  # S3 took it; the create that would use it finds the key's storage full and drops it
-            assert httpx.put(slots[1]["upload_url"], content=b"\0" * 60_000).is_success
-            http.post("/v1/files/upload-urls", json={"items": items[:1]})  # one more pending slot is fine
-            answer = lip_sync(http, slots[1]["file_path"], slots[0]["file_path"])
-            assert answer.status_code == 429 and "storage full" in answer.json()["message"]
-            assert server.stored_size(slots[1]["file_path"]) is None
+        # The API's own PUT (on S3 too) refuses what would overfill the key's storage; S3 in
+        # direct-upload mode: test_store_s3_caps.py::test_direct_mode_refuses_at_job_creation.
+        answer = httpx.put(slots[1]["upload_url"], content=b"\0" * 60_000)
+        assert answer.status_code == 413 and "50000 bytes left" in answer.json()["message"]
+        assert server.stored_size(slots[1]["file_path"]) is None
 
 
 def test_an_upload_url_works_once(server):
     with server.client() as http:
         slot = http.post("/v1/files/upload-urls", json={"items": [{"type": "audio", "extension": "wav"}]})
     item = slot.json()["items"][0]
-    url = item["upload_url"]
-    if server.mode == "cluster":  # the API's own route (S3's presigned URL is the store's; see test_store_s3)
-        path = f"/uploads/{item['file_path']}"
-        url = f"{server.url}{path}?{Signer(SECRET.encode()).sign('PUT', path, 600)[0]}"
+    url = item["upload_url"]  # the API's own route on every store (S3 too, unless direct uploads)
+    assert url.startswith(f"{server.url}/uploads/"), url
     assert httpx.put(url, content=b"first").status_code == 200
     again = httpx.put(url, content=b"second, larger")
     assert again.status_code == 409 and "used already" in again.json()["message"]

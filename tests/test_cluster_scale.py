@@ -21,7 +21,7 @@ from openlipsync.store.db import Database
 from openlipsync.store.models import Project
 from tests.cluster import cluster
 from tests.conftest import shared_media
-from tests.server import balance, lip_sync, upload
+from tests.server import balance, lip_sync, upload, wait_for
 
 JOBS = 20
 #: 1 s at 5 fps: 5 frames rendered, after a 30-credit estimate.
@@ -114,21 +114,32 @@ def test_twenty_jobs_through_two_apis_and_two_workers(running, tmp_path):
     assert clients[0].v1.account.list().credits == JOBS * (ESTIMATE - FRAMES)
 
 
-def test_oversized_direct_upload_is_refused_when_used(running):
-    """A presigned PUT cannot cap the size, so the API checks the stored object when a job uses
-    it: too large is a 400 naming the limit, the object is deleted, nothing is charged."""
+def test_oversized_upload_to_s3_is_refused_at_upload_time(running):
+    """With S3 behind it the API still hands out its own upload URL (direct uploads are off by
+    default), so it refuses a body over the limit while it streams: 413 naming the limit, nothing
+    in the bucket. A body within the limit goes on into S3, and a worker renders a job from it.
+    The opt-in direct mode is tested in test_store_s3_caps.py::test_direct_mode_refuses_at_job_creation."""
     api = running.servers[1]
     with api.client() as http:
         slot = http.post("/v1/files/upload-urls", json={"items": [{"type": "video", "extension": "mp4"}]})
         item = slot.json()["items"][0]
-        assert httpx.URL(item["upload_url"]).port == running.s3.port
-        assert httpx.put(item["upload_url"], content=b"\0" * (MAX_UPLOAD + 1)).status_code == 200
-        assert running.s3.size(item["file_path"]) == MAX_UPLOAD + 1
+        url = httpx.URL(item["upload_url"])
+        assert url.netloc == httpx.URL(api.url).netloc and "X-Amz-Signature" not in url.params, url
+        answer = httpx.put(url, content=b"\0" * (MAX_UPLOAD + 1))
+        assert answer.status_code == 413 and str(MAX_UPLOAD) in answer.json()["message"]
+        folder = item["file_path"].rsplit("/", 1)[0] + "/"
+        assert running.s3.size(item["file_path"]) is None and api.stored_under(folder) == []
+
         before = balance(http)
-        answer = lip_sync(http, item["file_path"], item["file_path"])
-        assert answer.status_code == 400 and "too large" in answer.json()["message"]
-        assert str(MAX_UPLOAD) in answer.json()["message"]
-        assert running.s3.size(item["file_path"]) is None and balance(http) == before
+        video, audio = shared_media("woman_flags.mp4"), shared_media("speech_en_a.wav")
+        assert video.stat().st_size <= MAX_UPLOAD and audio.stat().st_size <= MAX_UPLOAD
+        assert httpx.put(url, content=video.read_bytes(), timeout=60).status_code == 200  # refused, so unused
+        assert running.s3.size(item["file_path"]) == video.stat().st_size
+        created = lip_sync(http, item["file_path"], upload(http, audio, "audio"), max_fps=5.0)
+        assert created.status_code == 200, created.text
+        project = wait_for(http, created.json()["id"], timeout_s=120)
+        assert project["status"] == "complete" and project["credits_charged"] == FRAMES
+        assert balance(http) == before - FRAMES
 
 
 def test_concurrent_creates_at_both_apis_never_overdraw(running):

@@ -168,7 +168,8 @@ def test_expired_upload_is_deleted_and_refused_a_fresh_one_renders(server):
 def test_job_whose_upload_vanished_fails_and_is_refunded(server):
     with server.client() as http:
         video, audio = _upload_pair(http)
-        # A 422 (too long a clip) still records an upload that went straight to S3 as uploaded.
+        # The PUT recorded the upload (a direct S3 upload is recorded by the first create, even one
+        # answered 422 for too long a clip).
         assert lip_sync(http, video, audio, end=5000.0).status_code == 422
         _delete_blob(server, video)
         before = balance(http)

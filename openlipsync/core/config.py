@@ -27,8 +27,18 @@ class Settings(BaseSettings):
     #: SQLAlchemy URL; default ``sqlite:///<data_dir>/openlipsync.db``.
     database_url: str | None = None
     #: Where uploads and outputs live; default ``file://<data_dir>/blobs``. ``s3://bucket/prefix``
-    #: puts them in an S3-compatible store, and clients upload and download there directly.
+    #: puts them in an S3-compatible store: clients download from it with presigned URLs and
+    #: upload through the API (see ``storage_direct_uploads``).
     storage_url: str | None = None
+    #: With an S3 store, hand clients presigned PUT URLs straight into the bucket instead of the
+    #: API's own signed upload route. Off (the default), the API takes each upload: it refuses a
+    #: body over ``max_upload_bytes`` or over the key's upload storage with 413 while it streams
+    #: (nothing reaches the bucket), each URL works once, and the body goes on to the store from
+    #: a temporary file on the API host. On, upload bytes never pass through the API, but a
+    #: presigned PUT cannot carry a size cap (the SDK's length is unknown when the URL is handed
+    #: out): the size is only held afterwards, when a job is created (a HEAD; too large is 400
+    #: and deleted), by the worker's capped download, and by the sweep once the URL expired.
+    storage_direct_uploads: bool = False
     #: S3 API endpoint (MinIO, Ceph, R2 ...); unset: AWS itself.
     storage_endpoint_url: str | None = None
     #: The endpoint as clients reach it, when it differs (presigned URLs carry their host).

@@ -51,7 +51,8 @@ class BlobWriter(ABC):
 
 class BlobStore(ABC):
     #: Whether clients upload straight into the store (presigned URLs that the API cannot refuse
-    #: at upload time, so sizes are checked afterwards; ``jobs/projects/retention.py``).
+    #: at upload time, so sizes are checked afterwards: ``jobs/inputs/uploads.confirm_direct``,
+    #: ``jobs/projects/retention.check_direct_uploads``); ``upload_url`` gives those URLs.
     direct_uploads = False
 
     @abstractmethod
@@ -81,8 +82,9 @@ class BlobStore(ABC):
         """Remove the blob; a missing blob is not an error."""
 
     def upload_url(self, key: str, ttl_s: int) -> str | None:
-        """A URL clients PUT ``key``'s raw bytes to, straight into the store; None when the store
-        has none (a local folder), and the API takes the upload on its own signed route."""
+        """A URL clients PUT ``key``'s raw bytes to, straight into the store, when ``direct_uploads``;
+        None otherwise (a local folder, an S3 store by default), and the API takes the upload on its
+        own signed route, which caps its size."""
         return None
 
     def download_url(self, key: str, ttl_s: int, filename: str) -> str | None:

@@ -1,8 +1,13 @@
 """Blobs in an S3-compatible object store (AWS S3, MinIO, Ceph, R2 ...), through boto3.
 
-Clients upload and download with the store's own presigned URLs, so video bytes never pass
-through the API processes; workers copy inputs to a local temp file for the decoder and upload
-the output. Keys are checked by ``check_key`` like the local store's, then put under the prefix.
+Clients download with the store's own presigned URLs, so outputs never pass through the API
+processes. They upload through the API's signed PUT route, which holds the size cap while the
+body streams in and hands it to ``writer`` (spooled, then one upload to the bucket); only with
+``direct_uploads`` (``OPENLIPSYNC_STORAGE_DIRECT_UPLOADS``) do they get presigned PUTs, which
+cannot cap the size, so it is checked afterwards (``jobs/inputs/uploads.confirm_direct``, the
+workers' capped download, ``jobs/projects/retention.check_direct_uploads``). Workers copy inputs
+to a local temp file for the decoder and upload the output. Keys are checked by ``check_key``
+like the local store's, then put under the prefix.
 """
 
 from __future__ import annotations
@@ -36,7 +41,8 @@ def _content_type(key: str) -> str:
 
 
 class _S3Writer(BlobWriter):
-    """Spools the body locally and uploads it on ``commit``: nothing appears under the key before."""
+    """Spools the body locally (in memory up to ``SPOOL_BYTES``, then in a temporary file) and
+    uploads it on ``commit``: nothing appears under the key before, and ``abort`` leaves nothing."""
 
     def __init__(self, store: S3BlobStore, key: str) -> None:
         self._store, self._key = store, key
@@ -59,15 +65,16 @@ class _S3Writer(BlobWriter):
 
 
 class S3BlobStore(BlobStore):
-    """``client`` does the work; ``presigner`` signs the URLs clients use (it may name another host)."""
+    """``client`` does the work; ``presigner`` signs the URLs clients use (it may name another host).
+    ``direct_uploads``: hand out presigned PUTs (``upload_url``) instead of the API's upload route."""
 
-    direct_uploads = True
-
-    def __init__(self, bucket: str, prefix: str, client, presigner=None) -> None:
+    def __init__(self, bucket: str, prefix: str, client, presigner=None,
+                 direct_uploads: bool = False) -> None:
         self.bucket = bucket
         self.prefix = prefix.strip("/")
         self.client = client
         self.presigner = presigner or client
+        self.direct_uploads = direct_uploads
 
     def object_key(self, key: str) -> str:
         key = check_key(key)
@@ -135,7 +142,9 @@ class S3BlobStore(BlobStore):
     def delete(self, key: str) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=self.object_key(key))
 
-    def upload_url(self, key: str, ttl_s: int) -> str:
+    def upload_url(self, key: str, ttl_s: int) -> str | None:
+        if not self.direct_uploads:
+            return None  # the API's own route takes the upload and caps its size
         # No ContentType in the signature: the SDK PUTs raw bytes without that header.
         return self.presigner.generate_presigned_url(
             "put_object", Params={"Bucket": self.bucket, "Key": self.object_key(key)}, ExpiresIn=ttl_s)
@@ -168,4 +177,5 @@ def open_s3_store(url: str, settings: Settings) -> S3BlobStore:
     client = _client(settings, settings.storage_endpoint_url)
     public = settings.storage_public_endpoint_url
     presigner = _client(settings, public) if public and public != settings.storage_endpoint_url else client
-    return S3BlobStore(parsed.netloc, parsed.path, client, presigner)
+    return S3BlobStore(parsed.netloc, parsed.path, client, presigner,
+                       direct_uploads=settings.storage_direct_uploads)

@@ -1,8 +1,11 @@
 """The URLs handed to clients for uploads and downloads.
 
-An object store signs its own URLs, so clients move video bytes to and from it directly and
-the API processes never carry them; a local folder has no such URLs, so the API hands out
-HMAC-signed links to its own upload and download routes instead.
+An object store signs its own download URLs, so clients fetch outputs from it directly and the
+API processes never carry them; a local folder has no such URLs, so the API hands out HMAC-signed
+links to its own download route instead. Uploads go to the API's own signed PUT route on every
+store, which refuses a body over the size cap while it streams; only a store with
+``direct_uploads`` (S3 with ``OPENLIPSYNC_STORAGE_DIRECT_UPLOADS``) gives presigned PUTs instead,
+whose size is checked after the fact.
 """
 
 from __future__ import annotations

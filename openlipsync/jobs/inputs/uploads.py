@@ -118,7 +118,10 @@ def confirm_direct(db: Database, blobs: BlobStore, key_id: str, file_paths: list
     """Record uploads that went straight into an object store (its presigned PUT never passes
     through the API, so no one marked them yet): the store says whether the file is there, and
     how big. A file over the upload limit or the key's storage, which the store could not
-    refuse, is deleted here."""
+    refuse, is deleted here. Nothing to do when the store takes no direct uploads: the API's PUT
+    marked every upload it took, and a slot it did not mark was never filled."""
+    if not blobs.direct_uploads:
+        return
     with db.session() as session:
         waiting = [upload for path in file_paths if path and FILE_PATH.match(path)
                    if (upload := session.get(Upload, path)) is not None
