@@ -56,8 +56,9 @@ def _write(out: Path, images: list[np.ndarray], audio_from: str) -> None:
 
 
 def side_by_side(out: Path, talking: str, other: str, *, talking_left: bool, seconds: float = 4.0,
-                 ) -> tuple[Region, Region]:
-    """``talking`` (its own audio is the track) small beside ``other`` large; their regions."""
+                 hidden: range = range(0)) -> tuple[Region, Region]:
+    """``talking`` (its own audio is the track) small beside ``other`` large; their regions.
+    On the frames in ``hidden`` the talking person is gone (the backdrop shows)."""
     canvas = (576, 336)
     small, large = (224, 210), (320, 320)
     left_x, right_x = 8, canvas[0] - 8 - 320
@@ -74,7 +75,8 @@ def side_by_side(out: Path, talking: str, other: str, *, talking_left: bool, sec
     images = []
     for k in range(n):
         image = backdrop.copy()
-        talk_region.of(image)[:] = a[k]
+        if k not in hidden:
+            talk_region.of(image)[:] = a[k]
         other_region.of(image)[:] = b[k]
         images.append(image)
     _write(out, images, talking)

@@ -155,6 +155,20 @@ def test_a_person_who_comes_back_after_a_cut_is_the_same_person(tmp_path):
     assert [run.start for run in cast.people[0].runs] == [0, len(a) + len(b)]
 
 
+def test_a_face_hidden_for_a_moment_is_found_again_at_once_and_stays_one_person(tmp_path):
+    """While another face is followed, the detector scans once a second; a face just lost is
+    looked for on every frame, so its mouth is not left untouched for up to a second."""
+    path = tmp_path / "hidden.mp4"
+    talking, _ = compose.side_by_side(path, TALKING, OTHER, talking_left=True, hidden=range(40, 45))
+    info = probe_video(path)
+    cast = track_people(_decoded(path), info.width, info.height)
+    assert len(cast.people) == 2
+    speaker = next(p for p in cast.people if talking.x <= p.centre(p.first)[0] < talking.x + talking.width)
+    assert [run.start for run in speaker.runs][:1] == [0] and len(speaker.runs) == 2
+    gone = range(speaker.runs[0].stop, speaker.runs[1].start)
+    assert set(gone) >= set(range(40, 45)) and len(gone) <= 7, f"lost for frames {gone}"
+
+
 def test_a_pick_that_names_nobody_is_a_clear_error(side_by_side, tmp_path):
     path, *_ = side_by_side[True]
     with pytest.raises(MediaError) as caught:

@@ -47,6 +47,9 @@ _PATIENCE = 8  # frames without any face before scans thin out ...
 _LOST_SCAN_EVERY = 3  # ... to every this many frames
 _DEEP_SCAN_EVERY = 48  # frames between tiled scans while no face is found
 _MAX_FACES = 4  # faces followed at once: the most prominent ones
+#: Crop side (px) under which a further face is not followed: its eyes would be closer than
+#: face_track's usable minimum of 12 px, so following it would cost a mesh run per frame for nothing.
+_MIN_EXTRA_SIDE = 60.0
 _SAME_FACE = 0.5  # a detection this many face widths from a followed face is that face
 _SAMPLE_EVERY = 5  # frames between a run's descriptor samples
 _MAX_SAMPLES = 40
@@ -177,6 +180,7 @@ def track_people(
     runs: list[FaceRun] = []
     cuts: list[int] = []
     empty = 0  # consecutive frames without a face
+    since_lost = _PATIENCE  # frames since a face was lost (not at a cut)
     count = 0
 
     def end(pair: tuple[FaceRun, FaceTracker]) -> None:
@@ -190,18 +194,25 @@ def track_people(
                 cuts.append(index)
                 for pair in list(active):
                     end(pair)
-            if _scan_now(index, bool(active), cuts, empty):
+            if _scan_now(index, bool(active), cuts, empty, since_lost):
                 boxes = finder.find(image, tiles=not active and empty % _DEEP_SCAN_EVERY == 0)
                 for box in sorted(boxes, key=lambda b: -prominence(b, width, height)):
-                    if len(active) < _MAX_FACES and not any(_same_face(box, run) for run, _ in active):
-                        run = FaceRun(index, shots.shot, FrameStore(64), observer=observer and observer())
-                        active.append((run, FaceTracker(width, height, start=box, search=False)))
-                        runs.append(run)
+                    if len(active) >= _MAX_FACES or any(_same_face(box, run) for run, _ in active):
+                        continue
+                    if active and box.side < _MIN_EXTRA_SIDE:
+                        continue  # a face in the crowd, too small to ever be usable
+                    run = FaceRun(index, shots.shot, FrameStore(64), observer=observer and observer())
+                    active.append((run, FaceTracker(width, height, start=box, search=False)))
+                    runs.append(run)
             found = []
+            since_lost += 1
             for pair in list(active):
                 points = pair[1].update(image)
-                if points is None or any(_overlaps(points, other) for other, _ in found):
-                    end(pair)  # lost, or it drifted onto a face another run follows
+                if points is None:
+                    end(pair)
+                    since_lost = 0
+                elif any(_overlaps(points, other) for other, _ in found):
+                    end(pair)  # it drifted onto a face another run follows
                 else:
                     found.append((points, pair))
             for points, (run, tracker) in found:
@@ -215,11 +226,14 @@ def track_people(
     return Cast(_group(kept), count, cuts, int(width), int(height))
 
 
-def _scan_now(index: int, following: bool, cuts: list[int], empty: int) -> bool:
+def _scan_now(index: int, following: bool, cuts: list[int], empty: int, since_lost: int) -> bool:
+    """Whether to run the detector on this frame: at a shot's start, once a second while faces are
+    followed, on every frame for a while after one was lost (it is likely back in a moment, and
+    its frames go untouched until found), and thinning out while no face is in view."""
     if index == 0 or (cuts and cuts[-1] == index):
         return True
     if following:
-        return index % _SCAN_EVERY == 0
+        return index % _SCAN_EVERY == 0 or since_lost < _PATIENCE
     return empty < _PATIENCE or empty % _LOST_SCAN_EVERY == 0
 
 
