@@ -76,6 +76,20 @@ def test_a_picked_face_is_stored_and_reaches_the_render(server, files, face, exp
     assert (options["start"], options["end"], options["max_fps"], options["mode"]) == (0.0, 1.0, 5.0, "lite")
 
 
+def test_a_pick_that_names_nobody_fails_the_job_and_refunds(server, files):
+    """woman_flags.mp4 shows one person: index 3 and a point on the backdrop name nobody. The job
+    ends in ``invalid_parameters`` with a message that says who is there, and costs nothing."""
+    with server.client() as http:
+        before = balance(http)
+        for face, says in (({"index": 3}, "1 found"), ({"x": 5, "y": 5}, "faces there: person 0")):
+            created = lip_sync(http, *files, start=0.0, end=1.0, max_fps=5.0, face=face)
+            assert created.status_code == 200, created.text
+            done = wait_for(http, created.json()["id"], timeout_s=240)
+            assert done["status"] == "error", done
+            assert done["error"]["code"] == "invalid_parameters" and says in done["error"]["message"]
+        assert balance(http) == before
+
+
 def test_without_a_pick_the_engine_chooses(server, files):
     """The official SDK's create, which knows nothing of ``face``, works as before: the render gets
     ``face=None`` and the project says null; a project with a pick still parses in the SDK."""
