@@ -41,7 +41,7 @@ SPEECH_RATE = 16000
 #: encoded as decoded instead of failing the job.
 FRAME_ERRORS = (cv2.error, np.linalg.LinAlgError, ValueError, FloatingPointError)
 #: Consecutive frames of the clip encoded at trial qualities to pick the CRF (media.quality).
-QUALITY_SAMPLES = 8
+QUALITY_SAMPLES = 5
 
 
 def _clip_range(duration: float, options: RenderOptions) -> tuple[float, float]:
