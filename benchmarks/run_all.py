@@ -11,6 +11,7 @@ import sys
 #: (module, extra arguments); each runs in its own process so one's memory cannot skew another's.
 BENCHMARKS = [
     ("benchmarks.speed", []),
+    ("benchmarks.resolutions", []),  # a few minutes: 480p to 2160p and 60 fps, each against a transcode
     ("benchmarks.memory", []),
     ("benchmarks.quality", []),  # lite, with its contact sheet; modes judges all three
     ("benchmarks.modes", []),

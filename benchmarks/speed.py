@@ -15,9 +15,9 @@ import numpy as np
 
 from benchmarks.report import OUT, media, write_section
 from openlipsync.engine.composite import paste
-from openlipsync.engine.face_track import track_faces
 from openlipsync.engine.lite import LiteRenderer
 from openlipsync.engine.options import RenderOptions
+from openlipsync.engine.people import track_people
 from openlipsync.engine.render import SPEECH_RATE, render
 from openlipsync.engine.speech import analyse_speech
 from openlipsync.media.audio import iter_audio
@@ -60,7 +60,8 @@ def cpu_budget(clip, speech, crf: int) -> dict[str, float]:
         for _ in read_frames(clip):
             pass
     with _cpu_seconds(spent, "tracking pass"):
-        track = track_faces((f.image for f in read_frames(clip)), info.width, info.height)
+        cast = track_people((f.image for f in read_frames(clip)), info.width, info.height)
+        track = cast.track(cast.people[0] if cast.people else None)
     targets = analyse_speech(iter_audio(speech, rate=SPEECH_RATE), SPEECH_RATE,
                              np.arange(len(track.ok)) / info.fps)
     renderer = LiteRenderer(track, targets)
@@ -83,7 +84,7 @@ def _budget_table(cpu: dict[str, float], base_s: float) -> str:
     rows = ["| stage | CPU s | in the transcode | in lite |", "|---|---:|:---:|:---:|"]
     rows += [f"| decode | {cpu['decode']:.2f} | once | twice (tracking pass, rendering pass) |",
              f"| encode (x264, AAC, mux) | {cpu['encode']:.2f} | yes | yes |",
-             f"| face tracking (detector, mesh, crops, smoothing) | {cpu['face tracking']:.2f} | | yes |",
+             f"| face tracking (cuts, detector, mesh, smoothing) | {cpu['face tracking']:.2f} | | yes |",
              f"| mouth rendering (warp, cavity, paste) | {cpu['mouth rendering']:.2f} | | yes |"]
     floor, lean = lite_cpu / 2, (lite_cpu - cpu["decode"]) / 2
     room = 2 * 1.3 * base_s - transcode_cpu
