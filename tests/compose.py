@@ -55,18 +55,20 @@ def _write(out: Path, images: list[np.ndarray], audio_from: str) -> None:
             writer.write(image, k / FPS)
 
 
-def side_by_side(out: Path, talking: str, other: str, *, talking_left: bool, seconds: float = 4.0,
+def side_by_side(out: Path, talking: str, other: str | None, *, talking_left: bool, seconds: float = 4.0,
                  hidden: range = range(0)) -> tuple[Region, Region]:
     """``talking`` (its own audio is the track) small beside ``other`` large; their regions.
-    On the frames in ``hidden`` the talking person is gone (the backdrop shows)."""
+    On the frames in ``hidden`` the talking person is gone (the backdrop shows); with ``other``
+    None the backdrop shows in its place throughout."""
     canvas = (576, 336)
     small, large = (224, 210), (320, 320)
     left_x, right_x = 8, canvas[0] - 8 - 320
     talk_x = left_x if talking_left else canvas[0] - 8 - small[0]
     other_x = right_x if talking_left else left_x
     n = int(seconds * FPS)
-    a, b = _frames(talking, 0.0, seconds, small)[:n], _frames(other, 0.0, seconds, large)[:n]
-    n = min(len(a), len(b))
+    a = _frames(talking, 0.0, seconds, small)[:n]
+    b = _frames(other, 0.0, seconds, large)[:n] if other is not None else None
+    n = min(len(a), len(b)) if b is not None else len(a)
     talk_region = Region(talk_x, canvas[1] - 8 - small[1], *small, range(n))
     other_region = Region(other_x, 8, *large, range(n))
     # A textured backdrop, as real footage has: a flat one would let the encoder's quality check
@@ -77,7 +79,8 @@ def side_by_side(out: Path, talking: str, other: str, *, talking_left: bool, sec
         image = backdrop.copy()
         if k not in hidden:
             talk_region.of(image)[:] = a[k]
-        other_region.of(image)[:] = b[k]
+        if b is not None:
+            other_region.of(image)[:] = b[k]
         images.append(image)
     _write(out, images, talking)
     return talk_region, other_region
