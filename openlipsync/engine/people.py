@@ -170,11 +170,14 @@ def track_people(
     height: int,
     *,
     observer: Callable[[], Observer] | None = None,
+    expected_frames: int | None = None,
 ) -> Cast:
     """Follow every face of ``frames`` (HxWx3 uint8 RGB, in order) and group them into people.
 
     ``observer()`` makes one observer per face run, which sees each of the run's frames while the
     image is at hand (a later stage keeps what it needs of the person without a second decode).
+    ``expected_frames`` sizes each run's point store up front: a store that has to grow copies
+    itself, and for a moment holds both copies.
     """
     shots = ShotDetector()
     finder = FaceFinder(width, height)
@@ -204,7 +207,9 @@ def track_people(
                         continue
                     if active and box.side < _MIN_EXTRA_SIDE:
                         continue  # a face in the crowd, too small to ever be usable
-                    run = FaceRun(index, shots.shot, FrameStore(64), observer=observer and observer())
+                    room = (expected_frames or 0) - index + 1  # the run cannot outlast the clip
+                    store = FrameStore(max(room, 64))
+                    run = FaceRun(index, shots.shot, store, observer=observer and observer())
                     active.append((run, FaceTracker(width, height, start=box, search=False)))
                     runs.append(run)
             found = []

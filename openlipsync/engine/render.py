@@ -147,7 +147,8 @@ def render(
             progress("tracking", frame.index + 1, expected)
             yield frame.image
 
-    cast = track_people(tracked_images(), info.width, info.height, observer=InteriorCollector)
+    cast = track_people(tracked_images(), info.width, info.height, observer=InteriorCollector,
+                        expected_frames=expected)
     times = np.array(frame_times)
     own = own_speech(video, SPEECH_RATE, times, start) if info.has_audio else None
     choice = choose_speaker(cast, own, options.face, times, start)
