@@ -4,11 +4,13 @@ Each render runs in a fresh process that reports its own peak RSS, so one run's 
 not hide in the next one's number. The long inputs are built from the 1280x720 clip by
 repeating it (re-encoded once, outside the measurement).
 
-    .venv/bin/python -m benchmarks.memory
+    .venv/bin/python -m benchmarks.memory          (720p, 10 s against 60 s)
+    .venv/bin/python -m benchmarks.memory --long   (1080p, 10 s against 10 minutes)
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
@@ -37,21 +39,33 @@ def peak(clip: str) -> dict:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--long", action="store_true",
+                        help="1920x1080, 10 s against 10 minutes (about 20 minutes on 2 cores)")
+    args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
-    short, long = peak(str(repeated_clip(CLIP, 10))), peak(str(repeated_clip(CLIP, 60)))
+    size, seconds = ((1920, 1080), 600) if args.long else (None, 60)
+    short = peak(str(repeated_clip(CLIP, 10, size)))
+    long = peak(str(repeated_clip(CLIP, seconds, size)))
     growth = long["peak_mb"] / short["peak_mb"] - 1
+    width, height = size or (1280, 720)
+    label = f"{seconds // 60} min" if seconds >= 120 else f"{seconds} s"
     body = f"""
-Lite render of `{CLIP}` repeated to 10 s and 60 s (1280x720, 30 fps), speech `{SPEECH}`.
+Lite render of `{CLIP}` repeated to 10 s and {label} ({width}x{height}, 30 fps), speech `{SPEECH}`
+(silence after its end: the mouth rests).
 
 | clip | frames | peak RSS (MiB) |
 |---|---:|---:|
 | 10 s | {short['frames']} | {short['peak_mb']:.0f} |
-| 60 s | {long['frames']} | {long['peak_mb']:.0f} |
+| {label} | {long['frames']} | {long['peak_mb']:.0f} |
 
-The 60 s clip peaks **{growth:+.1%}** relative to the 10 s clip.
+The {label} clip peaks **{growth:+.1%}** relative to the 10 s clip.
 """
     print(body)
-    write_section("memory", "Memory: 10 s vs 60 s", body, "python -m benchmarks.memory")
+    name, title = ("memory-long", "Memory: 10 s vs 10 minutes at 1080p") if args.long \
+        else ("memory", "Memory: 10 s vs 60 s")
+    command = "python -m benchmarks.memory" + (" --long" if args.long else "")
+    write_section(name, title, body, command)
 
 
 if __name__ == "__main__":

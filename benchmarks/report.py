@@ -54,29 +54,36 @@ def write_section(name: str, title: str, body: str, command: str) -> None:
     DOC.write_text(text)
 
 
-def repeated_clip(name: str, seconds: float) -> Path:
-    """The shared clip ``name`` played over and over to ``seconds`` (built once, kept in benchmarks/out).
+def repeated_clip(name: str, seconds: float, size: tuple[int, int] | None = None) -> Path:
+    """The shared clip ``name`` played over and over to ``seconds``, optionally scaled to ``size``
+    (width, height); built once, kept in benchmarks/out.
 
     Long-clip benchmarks need minutes of real footage; repeating a real clip gives that without
     shipping any, at the cost of one re-encode outside the measurement.
     """
+    import cv2
+
     from openlipsync.media.encode import VideoWriter
     from openlipsync.media.probe import probe_video
     from openlipsync.media.video import read_frames
 
-    path = OUT / f"{Path(name).stem}_{int(seconds)}s.mp4"
+    scaled = f"_{size[0]}x{size[1]}" if size else ""
+    path = OUT / f"{Path(name).stem}{scaled}_{int(seconds)}s.mp4"
     if path.exists():
         return path
     OUT.mkdir(parents=True, exist_ok=True)
     src = media(name)
     info = probe_video(src)
+    width, height = size or (info.width, info.height)
     offset = 0.0
-    with VideoWriter(path, info.width, info.height, info.fps) as writer:
+    with VideoWriter(path, width, height, info.fps) as writer:
         while offset < seconds:
             for frame in read_frames(src):
                 if offset + frame.time >= seconds:
                     break
-                writer.write(frame.image, offset + frame.time)
+                image = cv2.resize(frame.image, (width, height), interpolation=cv2.INTER_CUBIC) \
+                    if size else frame.image
+                writer.write(image, offset + frame.time)
             offset += info.duration
     return path
 

@@ -13,6 +13,7 @@ BENCHMARKS = [
     ("benchmarks.speed", []),
     ("benchmarks.resolutions", []),  # a few minutes: 480p to 2160p and 60 fps, each against a transcode
     ("benchmarks.memory", []),
+    ("benchmarks.memory", ["--long"]),  # about 20 minutes: a 10-minute 1080p render
     ("benchmarks.quality", []),  # lite, with its contact sheet; modes judges all three
     ("benchmarks.modes", []),
     ("benchmarks.people", []),  # a few minutes: the speaker choice on composed clips, tracking cost

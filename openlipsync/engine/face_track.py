@@ -440,23 +440,28 @@ def track_faces(
                 observe(image, points if ok[-1] else None)
             if progress is not None:
                 progress(len(ok))
-    return smoothed_track(raw.frames(), np.array(ok, dtype=bool), width, height)
+    return smoothed_track(len(ok), [(0, raw.frames(), np.array(ok, dtype=bool))], width, height)
 
 
-def smoothed_track(raw_points: np.ndarray, ok: np.ndarray, width: int, height: int,
-                   breaks: Iterable[int] = ()) -> LandmarkTrack:
-    """The track of ``raw_points`` (N, 468, 2; NaN without a face) with each run of ``ok`` frames
-    smoothed on its own. A run also ends before each frame in ``breaks``: smoothing across a cut,
-    or across two face tracks joined end to end, would blend two unrelated positions."""
-    smoothed = FrameStore(len(ok))
-    smoothed.count = len(ok)
+def smoothed_track(frames: int, pieces: Iterable[tuple[int, np.ndarray, np.ndarray]],
+                   width: int, height: int) -> LandmarkTrack:
+    """The track of a clip of ``frames`` frames from ``pieces``: (first frame, raw points (n, 468,
+    2), ok flags (n,)) of consecutive frames each, such as one face run. Each stretch of ok frames
+    within a piece is smoothed on its own (smoothing across two pieces, a cut or two face runs
+    joined end to end, would blend unrelated positions); frames outside the stretches keep their
+    raw points, and frames in no piece are NaN and not ok. The pieces are read where they lie (a
+    memory map stays one), so the clip's points exist once more, in the result's own map."""
+    smoothed = FrameStore(frames)
+    smoothed.count = frames
     out = smoothed.frames()
-    out[:] = raw_points  # frames outside the runs keep their raw points (or NaN)
-    scale = eye_distance(raw_points)
-    cuts = sorted(set(breaks))
-    for start, stop in contiguous_runs(ok):
-        edges = [start, *(b for b in cuts if start < b < stop), stop]
-        for a, b in zip(edges[:-1], edges[1:], strict=True):
-            smooth_run(raw_points[a:b], out[a:b], scale[a:b])
+    out[:] = np.nan
+    ok = np.zeros(frames, bool)
+    for first, raw_points, flags in pieces:
+        last = first + len(flags)
+        out[first:last] = raw_points
+        ok[first:last] = flags
+        scale = eye_distance(raw_points)
+        for start, stop in contiguous_runs(np.asarray(flags, dtype=bool)):
+            smooth_run(raw_points[start:stop], out[first + start : first + stop], scale[start:stop])
     out.flags.writeable = False
-    return LandmarkTrack(points=out, ok=np.asarray(ok, dtype=bool), width=int(width), height=int(height))
+    return LandmarkTrack(points=out, ok=ok, width=int(width), height=int(height))

@@ -148,17 +148,9 @@ class Cast:
 
     def track(self, person: Person | None) -> LandmarkTrack:
         """The smoothed track of ``person`` over the whole clip; frames without them are not ok."""
-        store = FrameStore(self.frames)  # on disk, like every track: a long clip keeps flat memory
-        store.count = self.frames
-        raw = store.frames()
-        raw[:] = np.nan
-        ok = np.zeros(self.frames, bool)
-        starts = []
-        for run in person.runs if person is not None else ():
-            raw[run.start : run.stop] = run.points()
-            ok[run.start : run.stop] = run.ok
-            starts.append(run.start)
-        return smoothed_track(raw, ok, self.width, self.height, breaks=starts)
+        runs = person.runs if person is not None else []
+        return smoothed_track(self.frames, [(run.start, run.points(), run.ok) for run in runs],
+                              self.width, self.height)
 
     def observers(self, person: Person) -> list[Observer]:
         return [run.observer for run in person.runs if run.observer is not None]

@@ -154,6 +154,10 @@ def render(
     choice = choose_speaker(cast, own, options.face, times, start)
     track = cast.track(choice.person)
     interior = InteriorCollector.merged(cast.observers(choice.person) if choice.person else [])
+    cast_notes = _cast_notes(cast, choice, track)
+    people, shots = len(cast.people), cast.shots
+    speaker = None if choice.person is None else choice.person.index
+    del cast, choice  # every face run's points: the chosen person's are in ``track`` now
     stage_seconds["tracking"] = time.perf_counter() - mark
 
     mark = time.perf_counter()
@@ -169,7 +173,7 @@ def render(
     stage_seconds["speech"] = time.perf_counter() - mark
 
     mark = time.perf_counter()
-    clip = ClipPass(video, info, start, end, options.max_fps, times, one_person=len(cast.people) <= 1)
+    clip = ClipPass(video, info, start, end, options.max_fps, times, one_person=people <= 1)
     renderer = _mouth_renderer(options, track, targets, clip, schedule.source, interior.result())
     if options.mode != "lite":
         stage_seconds["library"] = time.perf_counter() - mark
@@ -194,7 +198,7 @@ def render(
             progress("rendering", k + 1, total)
     stage_seconds["rendering"] = time.perf_counter() - mark
 
-    notes = _cast_notes(cast, choice, track) + list(renderer.notes)
+    notes = cast_notes + list(renderer.notes)
     if options.end is not None and options.end > end:
         notes.append(f"the video is {info.duration:g} s long: the range was clipped to "
                      f"{start:g}-{end:g} s ({end - start:g} s, not {options.end - start:g} s)")
@@ -220,9 +224,9 @@ def render(
         elapsed_s=round(time.perf_counter() - began, 3),
         start_seconds=round(start, 3),
         end_seconds=round(end, 3),
-        people=len(cast.people),
-        shots=cast.shots,
-        speaker=None if choice.person is None else choice.person.index,
+        people=people,
+        shots=shots,
+        speaker=speaker,
         stage_seconds={k: round(v, 3) for k, v in stage_seconds.items()},
         notes=notes,
     )
