@@ -119,8 +119,9 @@ frames of an 8 s side-by-side composition, with both people and with the strange
 | two | {wall_two:.2f} | {cpu_two:.2f} |
 | ratio | **{wall_two / wall_one:.2f}x** | {cpu_two / cpu_one:.2f}x |
 
-Every face gets its own mesh on every frame, so the CPU doubles for the meshes; the two meshes
-run on threads of their own, so on two idle cores the wall time grows less.
+Every face gets its own mesh on every frame, so the CPU nearly doubles; the two meshes run on
+threads of their own (the landmark model releases the GIL), so on two idle cores the wall time
+grows less.
 
 Every-face tracker against the single-face tracker it replaced, on single-face clips (first 10 s;
 the tracks come out identical):

@@ -121,7 +121,7 @@ def test_face_arriving_after_a_long_absence_is_found_soon():
     frames, _ = face_clip(640, 360, [[(320, 180, 1.0)]] * 8)
     track = ft.track_faces([blank] * 30 + frames, 640, 360)
     assert not track.ok[:30].any()
-    assert track.ok[30 + ft._LOST_SEARCH_EVERY :].all(), track.ok[30:].astype(int)
+    assert track.ok[30 + ft.LOST_SEARCH_EVERY :].all(), track.ok[30:].astype(int)
 
 
 def test_face_that_leaves_and_returns():
@@ -137,10 +137,10 @@ def test_face_that_leaves_and_returns():
     found = np.isfinite(track.points).all(axis=(1, 2))
     assert (found & ~track.ok).any(), "a face cut by the edge should be found yet flagged not ok"
     # Gone for 11 frames, past the tracker's patience: it searches every third frame by now.
-    assert track.ok[back + ft._LOST_SEARCH_EVERY :].all(), f"not recovered: {track.ok[back:].astype(int)}"
+    assert track.ok[back + ft.LOST_SEARCH_EVERY :].all(), f"not recovered: {track.ok[back:].astype(int)}"
     assert len(contiguous_runs(track.ok)) == 2
     # Smoothing starts afresh after the gap: nothing of the face's last place at the right edge.
-    seen = slice(back + ft._LOST_SEARCH_EVERY, None)
+    seen = slice(back + ft.LOST_SEARCH_EVERY, None)
     err = np.linalg.norm(mouth_centre(track.points[seen]) - np.array([m[0] for m in mouths[seen]]), axis=1)
     assert err.max() < 4, f"mouth off by {err.max():.1f} px after the return"
 

@@ -2,21 +2,19 @@
 
 How a frame is tracked (``FaceTracker``):
 
-* The mesh always runs on a square crop around one face, never on the whole frame.
-  One path then serves every face size: a face of 60 px in a 1080x1920 portrait is upscaled to
-  at least ``_MIN_CROP`` px so the mesh sees what it sees on a close-up, and a face of 1000 px in
-  4K is downscaled to ``_MAX_CROP`` px. It also keeps the face's identity: the mesh only ever
-  sees that face, so it cannot jump to a bystander.
-* The crop stays put while the face stays near its centre and at its size (hysteresis), so for a
-  still head the mesh gets the same pixels every frame, as if it ran on the whole frame, and runs
-  in its own tracking mode (the landmark model only, no detector).
-* ``max_num_faces=1``: MediaPipe runs its detector on every frame while it tracks fewer faces than
-  ``max_num_faces``, so asking for 2 with one face in view costs the detector on every frame
-  (measured 6.5 ms instead of 4 ms per frame on this machine).
+* The mesh always runs on a crop around one face, never on the whole frame. One path then serves
+  every face size (a face of 60 px in a 1080x1920 portrait and one of 1000 px in 4K both reach the
+  model at 192 px), and it keeps the face's identity: the mesh only ever sees that face, so it
+  cannot jump to a bystander.
+* While a face is held, the landmark model runs directly (``mesh_model``) on the crop MediaPipe
+  itself would take from the frame before's landmarks: 1.2 ms of model where MediaPipe's graph
+  costs 2.1 ms, and a face's first sampling is its only one. A face is found, or found again
+  after the model lost it, by MediaPipe's whole ``FaceMesh`` (its short-range detector, then the
+  model) on a square crop around a detection.
 * Faces are found by the full-range detector (``FaceFinder``; the mesh's own short-range detector
   misses faces under ~150 px) over the whole frame and, for small faces, over tiles of it. A
   crop around a detection goes to the mesh, whose own detector then finds the face, now large,
-  in the crop. ``engine.people`` starts a tracker on every face it finds; a tracker that searches
+  in the crop (``_seed``). ``engine.people`` starts a tracker on every face it finds; a tracker that searches
   for itself (``track_faces``) follows the detection nearest the face last followed, or failing
   that the largest and most central one.
 
@@ -41,6 +39,7 @@ import cv2
 import mediapipe as mp
 import numpy as np
 
+from openlipsync.engine.mesh_model import MeshModel, Roi
 from openlipsync.engine.smoothing import contiguous_runs, smooth_run
 
 NUM_LANDMARKS = 468
@@ -76,11 +75,10 @@ _MAX_CROP = 512  # px: larger crops are downscaled to this
 _CROP_PER_LANDMARKS = 2.0  # crop side / longer side of the landmarks' bounding box
 _CROP_PER_DETECTION = 2.2  # crop side / longer side of the detector's box (it omits the forehead)
 _MIN_TILE = 192  # px: the full-range detector's input size; smaller tiles would gain nothing
-_PATIENCE = 8  # frames without a face before the searches thin out
-_LOST_SEARCH_EVERY = 3  # ... to a whole-frame search every this many frames
-_DEEP_SEARCH_EVERY = 48  # frames between tiled searches while no face is found (~2 s)
-_RECENTRE = 0.08  # re-cut the crop when the face centre moves this fraction of the crop side
-_RESIZE = 1.18  # ... or when the ideal crop side changes by this factor
+# How often a frame without a face is searched (``search_due``), here and in ``engine.people``.
+SEARCH_PATIENCE = 8  # frames without a face before the searches thin out
+LOST_SEARCH_EVERY = 3  # ... to a whole-frame search every this many frames
+DEEP_SEARCH_EVERY = 48  # frames between tiled searches while no face is found (~2 s)
 
 # Usability (``usable``).
 _MIN_EYE_DISTANCE_PX = 12.0  # below this the mouth is a few pixels: nothing to render
@@ -179,15 +177,11 @@ class FaceTracker:
             raise ValueError(f"frame size must be positive, got {width}x{height}")
         self.width = int(width)
         self.height = int(height)
-        self._mesh = mp.solutions.face_mesh.FaceMesh(
-            static_image_mode=False,
-            max_num_faces=1,
-            refine_landmarks=False,
-            min_detection_confidence=0.5,
-            min_tracking_confidence=0.5,
-        )
+        self._seeder: mp.solutions.face_mesh.FaceMesh | None = None  # made when first needed
+        self._model = MeshModel()
         self._finder = FaceFinder(self.width, self.height) if search else None
         self._crop: Box | None = start
+        self._roi: Roi | None = None  # the model's crop for the next frame, while the face is held
         self._last: np.ndarray | None = None
         self._misses = 0  # consecutive frames without a face
         #: Head yaw in degrees (0 frontal) of the face the last update() returned; None without one.
@@ -200,26 +194,30 @@ class FaceTracker:
                 f"expected a {self.height}x{self.width}x3 uint8 RGB frame, "
                 f"got {image_rgb.shape} {image_rgb.dtype}"
             )
-        found = self._mesh_in(image_rgb, self._crop) if self._crop is not None else None
+        held = self._roi is not None  # the face was found on the frame before
+        found = self._model.run(image_rgb, self._roi) if held else None
+        if found is None and self._crop is not None:
+            found = self._seed(image_rgb, self._crop)
         if found is None and self._finder is not None:
-            # Lost or never found. A miss has emptied the mesh's own tracking state, so on a new
-            # crop it runs its detector again.
             self._crop = self._find_speaker(image_rgb)
-            found = self._mesh_in(image_rgb, self._crop) if self._crop is not None else None
+            found = self._seed(image_rgb, self._crop) if self._crop is not None else None
         if found is None:
             self._crop = None
+            self._roi = None
             self.yaw_deg = None
             self._misses += 1
             return None
         self._misses = 0
         points = np.ascontiguousarray(found[:, :2])
         self.yaw_deg = _yaw_deg(found)
-        self._crop = self._follow(points)
+        self._crop = box_around(points)
+        self._roi = Roi.around(points, self._last if held else None)
         self._last = points
         return points
 
     def close(self) -> None:
-        self._mesh.close()
+        if self._seeder is not None:
+            self._seeder.close()
         if self._finder is not None:
             self._finder.close()
 
@@ -229,59 +227,22 @@ class FaceTracker:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _mesh_in(self, image: np.ndarray, box: Box) -> np.ndarray | None:
-        """Run the mesh on the square ``box`` of ``image``: (468, 3) points in frame pixels, the
-        depth (relative to the head's centre) in the same scale."""
-        side = max(int(round(box.side)), 8)
-        x0, y0 = int(round(box.cx - side / 2)), int(round(box.cy - side / 2))
-        xa, ya = max(x0, 0), max(y0, 0)
-        xb, yb = min(x0 + side, self.width), min(y0 + side, self.height)
-        if xb - xa < side / 4 or yb - ya < side / 4:
-            return None  # the face has (almost) left the frame
-        size = min(max(side, _MIN_CROP), _MAX_CROP)
-        # Shrinking big crops here, not inside the mesh (which samples its 192 px input without
-        # antialiasing), cut lip jitter from ~0.36% to ~0.23% of the eye distance on a 613-787 px
-        # crop. INTER_AREA antialiases best but costs ~3 ms; bilinear aliases little below 2x.
-        if side > 2 * size:
-            crop = cv2.copyMakeBorder(image[ya:yb, xa:xb], ya - y0, y0 + side - yb, xa - x0, x0 + side - xb,
-                                      cv2.BORDER_CONSTANT, value=0)
-            crop = cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA)
-        else:
-            # Cut, pad with black where the box leaves the frame, and scale in one pass over the
-            # output pixels only (a padded copy then a resize cost 1.5 ms per 720p frame). The map
-            # is resize's: output pixel centres onto input pixel centres.
-            k = side / size
-            to_image = np.array([[k, 0.0, x0 + k / 2 - 0.5], [0.0, k, y0 + k / 2 - 0.5]])
-            crop = cv2.warpAffine(image, to_image, (size, size), borderMode=cv2.BORDER_CONSTANT,
-                                  flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP)
-        result = self._mesh.process(crop)
-        if not result.multi_face_landmarks:
-            return None
-        norm = _landmarks_xyz(result.multi_face_landmarks[0])
-        return norm * np.float32(side) + np.array([x0, y0, 0], np.float32)
-
-    def _follow(self, points: np.ndarray) -> Box:
-        """The crop for the next frame: the current one unless the face has moved off its centre."""
-        ideal = box_around(points)
-        crop = self._crop
-        if crop is None:
-            return ideal
-        moved = np.hypot(ideal.cx - crop.cx, ideal.cy - crop.cy) > _RECENTRE * crop.side
-        resized = not 1 / _RESIZE < ideal.side / crop.side < _RESIZE
-        return ideal if moved or resized else crop
+    def _seed(self, image: np.ndarray, box: Box) -> np.ndarray | None:
+        """Find the face in the square ``box`` of ``image`` with MediaPipe's whole ``FaceMesh`` (its
+        detector, then the model): (468, 3) points in frame pixels, the depth (relative to the
+        head's centre) in the same scale. Only for a face's first frame, or one the model lost."""
+        if self._seeder is None:
+            self._seeder = mp.solutions.face_mesh.FaceMesh(
+                static_image_mode=True, max_num_faces=1, refine_landmarks=False, min_detection_confidence=0.5
+            )
+        return mesh_in(self._seeder, image, box)
 
     def _find_speaker(self, image: np.ndarray) -> Box | None:
         """Crop around the face to follow: the detection nearest the face last followed, or failing
-        that the most prominent one (``prominence``).
-
-        After ``_PATIENCE`` frames without a face the frame is searched only every
-        ``_LOST_SEARCH_EVERY`` frames, and its tiles only every ``_DEEP_SEARCH_EVERY``: a detector
-        run costs about two mesh runs, and a clip without a face should not cost several times one
-        with a face.
-        """
-        if self._misses >= _PATIENCE and self._misses % _LOST_SEARCH_EVERY:
+        that the most prominent one (``prominence``); on the frames ``search_due`` says."""
+        if not search_due(self._misses):
             return None
-        boxes = self._finder.find(image, tiles=self._misses % _DEEP_SEARCH_EVERY == 0)
+        boxes = self._finder.find(image, tiles=self._misses % DEEP_SEARCH_EVERY == 0)
         if not boxes:
             return None
         if self._last is not None:
@@ -290,6 +251,57 @@ class FaceTracker:
             if near:
                 return min(near, key=lambda b: np.hypot(b.cx - last.cx, b.cy - last.cy))
         return max(boxes, key=lambda b: prominence(b, self.width, self.height))
+
+
+def square_crop(image: np.ndarray, box: Box) -> tuple[np.ndarray, tuple[int, int], int] | None:
+    """The square ``box`` of ``image`` at a size MediaPipe's ``FaceMesh`` finds faces well in
+    (``_MIN_CROP``-``_MAX_CROP`` px), black where it leaves the frame: (crop, its top-left corner in
+    the frame, its side in frame pixels); None when the box has (almost) left the frame."""
+    side = max(int(round(box.side)), 8)
+    x0, y0 = int(round(box.cx - side / 2)), int(round(box.cy - side / 2))
+    xa, ya = max(x0, 0), max(y0, 0)
+    xb, yb = min(x0 + side, image.shape[1]), min(y0 + side, image.shape[0])
+    if xb - xa < side / 4 or yb - ya < side / 4:
+        return None
+    size = min(max(side, _MIN_CROP), _MAX_CROP)
+    # Shrinking big crops here, not inside the mesh (which samples its 192 px input without
+    # antialiasing), cut lip jitter from ~0.36% to ~0.23% of the eye distance on a 613-787 px
+    # crop. INTER_AREA antialiases best but costs ~3 ms; bilinear aliases little below 2x.
+    if side > 2 * size:
+        crop = cv2.copyMakeBorder(image[ya:yb, xa:xb], ya - y0, y0 + side - yb, xa - x0, x0 + side - xb,
+                                  cv2.BORDER_CONSTANT, value=0)
+        crop = cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA)
+    else:
+        # Cut, pad with black where the box leaves the frame, and scale in one pass over the
+        # output pixels only (a padded copy then a resize cost 1.5 ms per 720p frame). The map
+        # is resize's: output pixel centres onto input pixel centres.
+        k = side / size
+        to_image = np.array([[k, 0.0, x0 + k / 2 - 0.5], [0.0, k, y0 + k / 2 - 0.5]])
+        crop = cv2.warpAffine(image, to_image, (size, size), borderMode=cv2.BORDER_CONSTANT,
+                              flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP)
+    return crop, (x0, y0), side
+
+
+def mesh_in(mesh: mp.solutions.face_mesh.FaceMesh, image: np.ndarray, box: Box) -> np.ndarray | None:
+    """Run a MediaPipe ``FaceMesh`` on the square ``box`` of ``image``: (468, 3) points in frame
+    pixels, the depth (relative to the head's centre) in the same scale; None without a face."""
+    cut = square_crop(image, box)
+    if cut is None:
+        return None  # the face has (almost) left the frame
+    crop, (x0, y0), side = cut
+    result = mesh.process(crop)
+    if not result.multi_face_landmarks:
+        return None
+    norm = _landmarks_xyz(result.multi_face_landmarks[0])
+    return norm * np.float32(side) + np.array([x0, y0, 0], np.float32)
+
+
+def search_due(misses: int) -> bool:
+    """Whether to search a frame after ``misses`` frames without a face: every frame at first (a
+    face lost is likely back in a moment), then every ``LOST_SEARCH_EVERY``; a detector run costs
+    about two mesh runs, and a clip without a face should not cost several times one with a face.
+    Its tiles, for small faces, only every ``DEEP_SEARCH_EVERY``."""
+    return misses < SEARCH_PATIENCE or misses % LOST_SEARCH_EVERY == 0
 
 
 def prominence(box: Box, width: int, height: int) -> float:

@@ -31,6 +31,8 @@ import numpy as np
 
 from openlipsync.engine import mouth_shape as ms
 from openlipsync.engine.face_track import (
+    DEEP_SEARCH_EVERY,
+    SEARCH_PATIENCE,
     Box,
     FaceFinder,
     FaceTracker,
@@ -39,15 +41,13 @@ from openlipsync.engine.face_track import (
     box_around,
     eye_distance,
     prominence,
+    search_due,
     smoothed_track,
     usable,
 )
 from openlipsync.engine.shots import ShotDetector
 
 _SCAN_EVERY = 30  # frames between scans for faces that entered (1 s at 30 fps)
-_PATIENCE = 8  # frames without any face before scans thin out ...
-_LOST_SCAN_EVERY = 3  # ... to every this many frames
-_DEEP_SCAN_EVERY = 48  # frames between tiled scans while no face is found
 _MAX_FACES = 4  # faces followed at once: the most prominent ones
 #: Crop side (px) under which a further face is not followed: its eyes would be closer than
 #: face_track's usable minimum of 12 px, so following it would cost a mesh run per frame for nothing.
@@ -177,7 +177,7 @@ def track_people(
     runs: list[FaceRun] = []
     cuts: list[int] = []
     empty = 0  # consecutive frames without a face
-    since_lost = _PATIENCE  # frames since a face was lost (not at a cut)
+    since_lost = SEARCH_PATIENCE  # frames since a face was lost (not at a cut)
     count = 0
 
     def end(pair: tuple[FaceRun, FaceTracker]) -> None:
@@ -193,7 +193,7 @@ def track_people(
                 for pair in list(active):
                     end(pair)
             if _scan_now(index, bool(active), cuts, empty, since_lost):
-                boxes = finder.find(image, tiles=not active and empty % _DEEP_SCAN_EVERY == 0)
+                boxes = finder.find(image, tiles=not active and empty % DEEP_SEARCH_EVERY == 0)
                 for box in sorted(boxes, key=lambda b: -prominence(b, width, height)):
                     if len(active) >= _MAX_FACES or any(_same_face(box, run) for run, _ in active):
                         continue
@@ -228,9 +228,8 @@ def track_people(
 
 
 def _update_all(pool: ThreadPoolExecutor, trackers: list[FaceTracker], image: np.ndarray) -> list:
-    """Each tracker's points on ``image``. Several faces' meshes run on threads of their own:
-    MediaPipe and OpenCV release the GIL, so with two faces in view both cores work (200 frames
-    of two faces: 0.69 s instead of 1.2 s, where one face takes 0.56 s)."""
+    """Each tracker's points on ``image``. Several faces' meshes run on threads of their own: the
+    landmark model and OpenCV release the GIL, so with two faces in view both cores work."""
     if len(trackers) < 2:
         return [tracker.update(image) for tracker in trackers]
     return list(pool.map(lambda tracker: tracker.update(image), trackers))
@@ -243,8 +242,8 @@ def _scan_now(index: int, following: bool, cuts: list[int], empty: int, since_lo
     if index == 0 or (cuts and cuts[-1] == index):
         return True
     if following:
-        return index % _SCAN_EVERY == 0 or since_lost < _PATIENCE
-    return empty < _PATIENCE or empty % _LOST_SCAN_EVERY == 0
+        return index % _SCAN_EVERY == 0 or since_lost < SEARCH_PATIENCE
+    return search_due(empty)
 
 
 def _same_face(box: Box, run: FaceRun) -> bool:
