@@ -2,7 +2,7 @@
 
     .venv/bin/python -m benchmarks.reenact [--modes lite,standard,pro] [--clips a.mp4,b.mp4]
         [--json OUT.json] [--before EARLIER.json] [--label NAME] [--no-doc]
-        [--targets | --calibration | --control] [--readout-dir training/data/readout]
+        [--targets | --calibration | --control | --inputs] [--readout-dir training/data/readout]
 
 What it measures, and why. The loudness judge (``../shared/tools/syncjudge/run``) asks whether a
 rendered mouth opens when the speech is loud. A mouth that simply follows loudness passes it,
@@ -443,6 +443,17 @@ def run_renders(clips: list[str], modes: list[str], work: Path, save: Save, *, c
     return part
 
 
+def run_inputs(clips: list[str], work: Path, save: Save) -> Json:
+    """Each original against itself: the figures a render that changed nothing would get."""
+    part = stamp(work.name) | {"clips": {}}
+    for name in clips:
+        inputs = prepare(name, work)
+        part["clips"][name] = selfcheck(inputs.clip, inputs.clip)
+        print(f"{name}: lip_colour_off {part['clips'][name].get('lip_colour_off')}", flush=True)
+        save(part)
+    return part
+
+
 def run_targets(clips: list[str], work: Path, save: Save, readout_dir: Path | None = None) -> Json:
     part = stamp(work.name) | {"clips": {}}
     for name in clips:
@@ -508,6 +519,8 @@ def main(argv: list[str] | None = None) -> int:
     which.add_argument("--targets", action="store_true", help="speech targets vs the real mouth only")
     which.add_argument("--calibration", action="store_true", help="calibrate on one half, re-enact the other")
     which.add_argument("--control", action="store_true", help="render from silence: the floor")
+    which.add_argument("--inputs", action="store_true",
+                       help="each original against itself: what the real clip scores (no render)")
     args = parser.parse_args(argv)
     modes = [m for m in args.modes.split(",") if m]
     clips = [c for c in args.clips.split(",") if c]
@@ -519,7 +532,7 @@ def main(argv: list[str] | None = None) -> int:
     work.mkdir(parents=True, exist_ok=True)
     before = json.loads(args.before.read_text()) if args.before else {}
     key = "targets" if args.targets else "calibration" if args.calibration else "control" if args.control \
-        else "renders"
+        else "inputs" if args.inputs else "renders"
     command = "python -m benchmarks.reenact " + " ".join(argv if argv is not None else sys.argv[1:])
 
     def save(part: Json) -> None:
@@ -554,6 +567,15 @@ def main(argv: list[str] | None = None) -> int:
             body += ["", f"### {mode}", "", *figures_table(calibrated, plain)]
         section = "reenact-calibration"
         title = "Re-enactment with calibration: the first half calibrates, the second is re-enacted"
+    elif args.inputs:
+        part = run_inputs(clips, work, save)
+        body = [f"{_describe(part)}. Each original checked against itself by `selfcheck`: no render, so "
+                "the motion and shape figures are perfect by construction, and `lip_colour_off` is the "
+                "share of the real clip's own frames whose lips lie further from its median lip colour "
+                "than the figure allows (light, pose and motion change during a shot). A render that kept "
+                "the real lips exactly would score this, not 0: read each clip's lip colour figures above "
+                "against it.", "", *figures_table(part["clips"], None)]
+        section, title = "reenact-inputs", "Re-enactment floor: every synchronous clip against itself"
     elif args.control:
         part = run_renders(clips, modes, work, save, control=True)
         old_part = before.get("control") if before else None
