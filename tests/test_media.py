@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 import wave
 from pathlib import Path
 
@@ -409,6 +410,22 @@ def test_writer_pads_shorter_audio_with_silence(clips: Path, tmp_path: Path) -> 
     audio = np.concatenate(list(iter_audio(out)))
     assert np.abs(audio[: int(speech_seconds * 8000)]).max() > 0.05
     assert np.abs(audio[int((speech_seconds + 0.05) * 16000) :]).max() < 0.01
+
+
+def test_writer_pads_silence_alongside_the_video(tmp_path: Path) -> None:
+    """Audio that ends early is padded as the video goes, not all at close. Padded at close, the
+    silence of a long clip was one array in memory, and the muxer, which interleaves by time,
+    held every video packet after the audio's end in memory until then: the file stopped growing."""
+    out, seconds, rng = tmp_path / "out.mp4", 15.0, np.random.default_rng(0)
+    with VideoWriter(out, 96, 96, 30.0, audio_path=generate.silence_wav(tmp_path / "a.wav", 1.0)) as writer:
+        for k in range(int(seconds * 30)):
+            writer.write(rng.integers(0, 256, (96, 96, 3), np.uint8), k / 30)
+        writer.write(rng.integers(0, 256, (96, 96, 3), np.uint8), seconds)
+        time.sleep(0.5)  # the encoder thread catches up with the queue
+        (partial,) = [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+        written = partial.stat().st_size
+    assert probe_audio_duration(out) == pytest.approx(seconds + 1 / 30, abs=0.03)
+    assert written > 0.7 * out.stat().st_size, f"{written} of {out.stat().st_size} bytes written before close"
 
 
 def test_writer_keeps_vfr_timestamps_and_adds_no_audio_without_a_source(clips: Path, tmp_path: Path) -> None:
