@@ -301,3 +301,28 @@ def test_yaw_sign_flips_in_a_mirror():
             yaws.append(tracker.yaw_deg)
     assert 5 < abs(yaws[0]) < 30, f"man_map's head is turned a little: {yaws[0]:.1f} deg"
     assert abs(yaws[0] + yaws[1]) < 4, f"mirror should flip the yaw: {yaws}"
+
+
+def test_landmark_model_run_directly_agrees_with_mediapipes_graph():
+    """The tracker runs MediaPipe's landmark model itself on the crop MediaPipe's own rule takes;
+    its points must be the graph's (a half-pixel slip in the crop moved them by 1% of the eye
+    distance), wherever the face sits, and a crop without a face must say so."""
+    import mediapipe as mp
+
+    from openlipsync.engine.mesh_model import MeshModel, Roi
+
+    model = MeshModel()
+    for cx, cy, scale in ((320, 180, 1.0), (250, 200, 0.6), (900, 500, 2.2)):
+        image, _ = face_frame(1280, 720, [(cx, cy, scale)], seed=1)
+        box = ft.Box(cx, cy, 2.2 * 240 * scale)
+        with mp.solutions.face_mesh.FaceMesh(max_num_faces=1) as graph:
+            # Tracking: the second call's crop comes from the first call's landmarks.
+            first = ft.mesh_in(graph, image, box)
+            assert first is not None
+            theirs = ft.mesh_in(graph, image, box)[:, :2]
+        ours = model.run(image, Roi.around(first))
+        assert ours is not None
+        off = np.linalg.norm(ours[:, :2] - theirs, axis=1).mean() / float(ft.eye_distance(theirs))
+        assert off < 0.01, f"face at ({cx}, {cy}) x{scale}: {100 * off:.2f}% of the eye distance off"
+    blank = np.full((720, 1280, 3), 96, np.uint8)
+    assert model.run(blank, Roi((640.0, 360.0), 300.0, (1.0, 0.0))) is None
