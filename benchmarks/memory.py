@@ -68,9 +68,9 @@ def main() -> None:
     body = f"""
 Lite render of `{CLIP}` repeated to 10 s and {label} ({width}x{height}, 30 fps), speech `{SPEECH}`
 (silence after its end: the mouth rests). Peak RSS is the kernel's own high-water mark; the peaks
-of its two parts are sampled every 50 ms: the heap (anonymous) and the mapped files' pages, which
-are the landmark store (3.7 KB a frame per face, on disk; the kernel can write them back and drop
-them under pressure).
+of its two parts are sampled every 50 ms: the heap (anonymous), and the pages of mapped files:
+the libraries, and the landmark store, which is what grows (3.7 KB a frame per face, twice while
+the raw track is smoothed into the final one; on disk, so the kernel can drop them under pressure).
 
 | clip | frames | peak RSS (MiB) | heap (MiB) | mapped files (MiB) |
 |---|---:|---:|---:|---:|
