@@ -17,10 +17,12 @@ BENCHMARKS = [
     ("benchmarks.quality", []),  # lite, with its contact sheet; modes judges all three
     ("benchmarks.modes", []),
     ("benchmarks.people", []),  # a few minutes: the speaker choice on composed clips, tracking cost
+    ("benchmarks.tracker", []),  # a few minutes: the landmark model run directly against MediaPipe's graph
     ("benchmarks.throughput", []),
     ("benchmarks.load", []),  # about 3 minutes: concurrent clients, embedded and cluster
     ("benchmarks.reenact", ["--targets"]),  # a minute: the speech targets against the real mouths
     ("benchmarks.reenact", []),  # every synchronous clip re-rendered from its own audio, all modes
+    ("benchmarks.reenact", ["--inputs"]),  # a few minutes: each clip against itself, the floor
 ]
 
 
