@@ -18,7 +18,7 @@ from openlipsync.engine.options import RenderOptions
 from openlipsync.engine.render import render
 from openlipsync.engine.selection import LITE, select
 from openlipsync.engine.speech import analyse_speech
-from openlipsync.engine.standard import MODES, ExemplarRenderer, _frame_poses
+from openlipsync.engine.standard import MODES, ExemplarRenderer, _colour_matched, _frame_poses
 from openlipsync.media.audio import iter_audio
 from openlipsync.media.encode import VideoWriter
 from openlipsync.media.probe import probe_video
@@ -306,3 +306,21 @@ def test_lips_that_lose_their_colour_are_not_shown(gap_library, speaking):
     shown = choice[choice != LITE]
     assert not off[shown].any()
     assert targets.closed[choice != LITE].sum() > 20, "closed mouths were chosen too"
+
+
+def test_colour_match_ignores_what_is_not_skin_in_the_ring():
+    """The exemplar is matched to the light around the mouth, measured on a ring of skin. Where the
+    real lips or tongue reach into that ring, the exemplar must not turn red; a change of light
+    over the whole ring must still carry over."""
+    frame = ms.HeadFrame(origin=np.array([50.0, 50.0]), axes=np.eye(2), scale=60.0)
+    skin, red = np.array([200.0, 150.0, 130.0], np.float32), np.array([150.0, 60.0, 70.0], np.float32)
+    layer = np.broadcast_to(skin, (100, 100, 3)).astype(np.float32)
+    ring = np.zeros((100, 100), np.float32)
+    ring[10:90, 10:20] = ring[10:90, 80:90] = ring[10:20, 10:90] = ring[80:90, 10:90] = 1
+    under = layer.copy()
+    under[80:90, 30:70] = red  # the real lower lip, below the exemplar's
+    matched = _colour_matched(layer, under, ring, frame)
+    assert np.abs(matched - skin).max() < 2, "the real lip tinted the exemplar"
+    brighter = layer + 20
+    matched = _colour_matched(layer, brighter, ring, frame)
+    assert np.abs(matched[40:60, 40:60] - (skin + 20)).max() < 2, "a change of light did not carry over"
