@@ -180,7 +180,7 @@ class FaceTracker:
         self._seeder: mp.solutions.face_mesh.FaceMesh | None = None  # made when first needed
         self._model = MeshModel()
         self._finder = FaceFinder(self.width, self.height) if search else None
-        self._crop: Box | None = start
+        self._crop: Box | None = start  # where to look for a face not yet held
         self._roi: Roi | None = None  # the model's crop for the next frame, while the face is held
         self._last: np.ndarray | None = None
         self._misses = 0  # consecutive frames without a face
@@ -196,8 +196,9 @@ class FaceTracker:
             )
         held = self._roi is not None  # the face was found on the frame before
         found = self._model.run(image_rgb, self._roi) if held else None
-        if found is None and self._crop is not None:
-            found = self._seed(image_rgb, self._crop)
+        if found is None:  # not held, or the model lost it: the whole mesh looks again
+            seed = box_around(self._last) if held else self._crop
+            found = self._seed(image_rgb, seed) if seed is not None else None
         if found is None and self._finder is not None:
             self._crop = self._find_speaker(image_rgb)
             found = self._seed(image_rgb, self._crop) if self._crop is not None else None
@@ -210,7 +211,7 @@ class FaceTracker:
         self._misses = 0
         points = np.ascontiguousarray(found[:, :2])
         self.yaw_deg = _yaw_deg(found)
-        self._crop = box_around(points)
+        self._crop = None  # only a face not yet held is sought in a given crop
         self._roi = Roi.around(points, self._last if held else None)
         self._last = points
         return points
