@@ -18,6 +18,8 @@ import pytest
 from scipy.signal import resample_poly
 
 from openlipsync.engine.speech import MouthTargets, analyse_speech
+from openlipsync.media.audio import iter_audio
+from openlipsync.media.probe import probe_audio_duration
 from tests.conftest import SHARED, shared_media
 
 ESPEAK = SHARED / "tools" / "espeak_phonemes.py"
@@ -267,3 +269,18 @@ def test_real_speech() -> None:
     r = np.corrcoef(targets.open[:-1][speaking[:-1]], loud[1:][speaking[:-1]])[0, 1]
     assert 0.1 < r < 0.85, f"openness vs loudness r = {r:.2f}"
     assert targets.width[speaking].std() > 0.1  # lips round and spread as the vowels change
+
+
+@pytest.mark.parametrize("fps", [25, 30, 60])
+def test_lips_never_part_for_a_single_frame_between_closures(fps: int) -> None:
+    """A mouth that shuts, opens for one frame and shuts again flashes on screen; on this real
+    recording the front end's closures left three such openings before they were bridged."""
+    path = shared_media("speech_en_33s.mp3")
+    times = np.arange(0.0, probe_audio_duration(path), 1 / fps)
+    closed = analyse_speech(iter_audio(path, rate=16000), 16000, times).closed
+    edges = np.flatnonzero(np.diff(closed.astype(np.int8)))  # last frame before each change
+    openings = [(a, b) for a, b in zip(edges[:-1], edges[1:], strict=True) if closed[a]]
+    lengths = [(times[a + 1], times[b + 1] - times[a + 1]) for a, b in openings]
+    short = [(start, length) for start, length in lengths if length < 0.05]
+    assert not short, f"lips part for under 50 ms between closures at (start s, length s): {short}"
+    assert len(openings) > 10, "too few openings between closures to judge"

@@ -40,6 +40,9 @@ _MIN_SPEECH = 0.06  # speech shorter than this is a click (s)
 _ZERO_SHARE = 0.4  # loudness counts from this far (share of floor..loud) above the floor
 _LOUDNESS_SHARE = 0.3  # share of the opening that follows loudness (stress) rather than the vowel
 _CLOSURE = 0.4  # lips are closed where the closure articulation passes this
+#: Lips that part for less than this between two closures (s) stay closed: no mouth opens and
+#: shuts again within one frame of 30 fps, and rendered, such an opening flashes as a pop.
+_MIN_OPENING = 0.05
 #: Share of the width taken from the articulation table, the rest from the real-mouth readout.
 #: The table keeps the contrast between sounds (an /i/ spread, an /u/ round) that the readout's
 #: regression averages down; the readout knows how real lips move. Held out, the mix follows
@@ -92,6 +95,7 @@ def analyse_speech(chunks: Iterable[np.ndarray], rate: int, frame_times: np.ndar
     speech = window_mean(gate.astype(float), hops.hop, starts, ends, 0.0) >= 0.5
     at_frames = window_mean(art, hops.hop, starts, ends, 0.0)
     closed = ~speech | _closed_frames(closure.astype(float), hops.hop, times + lead, starts, ends)
+    closed = _bridge_openings(closed, times)
     openness = np.where(closed, 0.0, at_frames[:, _OPEN])
     mouth = load_readout(readout or READOUT_PATH)
     real_width = mouth.predict(frame_inputs(posteriors, level, hops.hop, times + lead, mouth.taps))
@@ -157,6 +161,15 @@ def _closed_frames(closure: np.ndarray, hop: float, times: np.ndarray, starts: n
         if starts[nearest] <= middle < ends[nearest]:
             closed[nearest] = True
     return closed
+
+
+def _bridge_openings(closed: np.ndarray, times: np.ndarray) -> np.ndarray:
+    """``closed`` with openings shorter than ``_MIN_OPENING`` between two closed frames closed too."""
+    out = closed.copy()
+    for s, e in _runs(~closed):
+        if s > 0 and e < len(closed) and times[e] - times[s] < _MIN_OPENING:
+            out[s:e] = True
+    return out
 
 
 def _frame_features(hops: HopFeatures, times: np.ndarray) -> np.ndarray:
