@@ -39,6 +39,7 @@ from openlipsync.media.video import read_frames
 #: rose up to about this much shrinkage and flattened there.
 RIDGE = 3000.0
 LEAD = 0.04  # the speech stage's default lead: inputs are read where it reads them
+_NEARLY_CLOSED = 0.1  # measured opening (share of the speaker's wide opening) that counts as closed
 _LIMIT = 1.5  # widths beyond this (target units) are tracking glitches, which must not pull the fit
 
 
@@ -72,10 +73,11 @@ def load_clip(name: str, work: Path) -> ClipData:
                     np.stack([opening, width], axis=1), inputs.own_wav, at)
 
 
-def fit(clips: list[ClipData]) -> Readout:
-    """Ridge regression on the clips' frames with a face, scaled to SPREAD_SHARE of the real spread."""
+def fit(clips: list[ClipData], column: int = 1) -> Readout:
+    """Ridge regression on the clips' frames with a face, scaled to SPREAD_SHARE of the real spread.
+    ``column`` picks the measured mouth's opening (0) or width (1, what ships)."""
     x = np.concatenate([c.inputs for c in clips])
-    y = np.concatenate([c.mouth[:, 1] for c in clips])
+    y = np.concatenate([c.mouth[:, column] for c in clips])
     keep = np.isfinite(y)
     x, y = x[keep], np.clip(y[keep], -_LIMIT, _LIMIT)
     mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-6
@@ -92,11 +94,20 @@ def _r(a: np.ndarray, b: np.ndarray) -> float:
     return round(float(np.corrcoef(a[ok], b[ok])[0, 1]), 3) if ok.sum() > 10 else float("nan")
 
 
-def evaluate(clip: ClipData, readout_path: Path) -> dict:
-    """r of the speech stage's opening and width (with this readout) with the mouth measured on ``clip``."""
+def evaluate(clip: ClipData, readout_path: Path, opening: Readout) -> dict:
+    """r of the speech stage's opening and width (with this readout) with the mouth measured on
+    ``clip``; and what limits the opening (docs/engine.md): ``opening`` is a readout of it fitted
+    without ``clip``, scored with and without the speech stage's closures, which are set against
+    how often the real mouth is nearly closed while speaking."""
     targets = analyse_speech(iter_audio(clip.own_wav, rate=RATE), RATE, clip.times, readout=readout_path)
+    read = np.where(targets.speech, opening.predict(clip.inputs), 0.0)
+    speaking = targets.speech & np.isfinite(clip.mouth[:, 0])
     return {"frames": len(clip.times), "open_r": _r(targets.open, clip.mouth[:, 0]),
-            "width_r": _r(targets.width, clip.mouth[:, 1])}
+            "width_r": _r(targets.width, clip.mouth[:, 1]),
+            "open_readout_r": _r(read, clip.mouth[:, 0]),
+            "open_readout_closed_r": _r(np.where(targets.closed, 0.0, read), clip.mouth[:, 0]),
+            "closed_share": round(float(targets.closed[speaking].mean()), 3),
+            "real_closed_share": round(float((clip.mouth[speaking, 0] < _NEARLY_CLOSED).mean()), 3)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -113,9 +124,10 @@ def main(argv: list[str] | None = None) -> int:
     for held in clips:
         path = args.heldout_dir / f"{Path(held.name).stem}.npz"
         fit([c for c in clips if c is not held]).save(path)
-        report["clips"][held.name] = evaluate(held, path)
+        report["clips"][held.name] = evaluate(held, path, fit([c for c in clips if c is not held], column=0))
         print(held.name, json.dumps(report["clips"][held.name]), flush=True)
-    for key in ("open_r", "width_r"):
+    for key in ("open_r", "width_r", "open_readout_r", "open_readout_closed_r", "closed_share",
+                "real_closed_share"):
         report[f"mean_heldout_{key}"] = round(float(np.mean(
             [row[key] for row in report["clips"].values()])), 3)
     fit(clips).save(args.out)
