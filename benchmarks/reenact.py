@@ -38,9 +38,10 @@ frames, so the pixels are the original's): a remux can only cut at a keyframe.
 the figures score when the renderer has nothing to follow (the input's own mouth motion that shows
 through), the floor to read the re-enactment figures against.
 
-``--readout-dir`` renders each clip with ``DIR/<clip>.npz``, the real-mouth readout fitted without
-that clip (``python -m training.readout.fit`` writes them): the shipped readout learned from these
-very clips, so figures measured with it would flatter it.
+``--readout-dir`` renders each clip with ``DIR/<clip>.visemes.npz`` and ``DIR/<clip>.npz``, the
+front end's network tuned and the real-mouth readout fitted without that clip (``python -m
+training.readout.fit`` writes them): the shipped ones learned from these very clips, so figures
+measured with them would flatter them.
 
 ``--json`` keeps the raw figures; an existing file keeps the parts this run did not measure, so a
 render run and a ``--targets`` run can share one file. ``--before`` puts an earlier run's figures
@@ -289,13 +290,16 @@ def lagged(target: np.ndarray, real: np.ndarray) -> Json:
 
 
 def readout_option(readout_dir: Path | None, name: str) -> Json:
-    """The RenderOptions / analyse_speech argument that picks ``name``'s held-out readout, if asked."""
+    """The RenderOptions / analyse_speech arguments that pick ``name``'s held-out network and
+    readout, if asked."""
     if readout_dir is None:
         return {}
-    path = readout_dir / f"{Path(name).stem}.npz"
-    if not path.is_file():
-        raise SystemExit(f"{path} is missing: python -m training.readout.fit --heldout-dir {readout_dir}")
-    return {"readout": str(path)}
+    stem = readout_dir / Path(name).stem
+    paths = {"visemes": stem.with_suffix(".visemes.npz"), "readout": stem.with_suffix(".npz")}
+    for path in paths.values():
+        if not path.is_file():
+            raise SystemExit(f"{path} is missing: python -m training.readout.fit --heldout-dir {readout_dir}")
+    return {key: str(path) for key, path in paths.items()}
 
 
 def targets_diagnostic(name: str, inputs: Inputs, readout_dir: Path | None = None) -> Json:
@@ -514,7 +518,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--label", default="current", help="run name (and out/reenact/NAME)")
     parser.add_argument("--no-doc", action="store_true", help="do not write docs/benchmarks.md")
     parser.add_argument("--readout-dir", type=Path,
-                        help="render each clip with DIR/<clip>.npz, its held-out real-mouth readout")
+                        help="render each clip with DIR/<clip>.visemes.npz and DIR/<clip>.npz, its held-out "
+                             "network and real-mouth readout")
     which = parser.add_mutually_exclusive_group()
     which.add_argument("--targets", action="store_true", help="speech targets vs the real mouth only")
     which.add_argument("--calibration", action="store_true", help="calibrate on one half, re-enact the other")
@@ -537,7 +542,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def save(part: Json) -> None:
         if args.readout_dir:
-            part["readout"] = "held out: each clip with the real-mouth readout fitted without it"
+            part["readout"] = "held out: each clip with the network tuned and the readout fitted without it"
         if args.json:
             data = json.loads(args.json.read_text()) if args.json.exists() else {}
             data[key] = part

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from openlipsync.engine.phonetics import MODEL_PATH, VisemeModel, shipped_model
+from openlipsync.engine.phonetics import MODEL_PATH, VisemeModel, load_model
 from openlipsync.engine.speech import MouthTargets, analyse_speech
 from openlipsync.engine.visemes import ARTICULATORS, CLASSES, articulation
 from tests.test_speech import LEAD, Speech, _at, _frames, _synth
@@ -54,7 +54,7 @@ def _values(heard, text: str, phones: set[str], pick) -> np.ndarray:
 
 def test_the_shipped_model_loads_and_gives_probabilities() -> None:
     assert MODEL_PATH.is_file() and MODEL_PATH.stat().st_size < 10 * 2**20
-    model = shipped_model()
+    model = load_model()
     mel = np.random.default_rng(0).random((300, 20)) * 1e-3
     p = model.posteriors(mel)
     assert p.shape == (300, len(CLASSES)) and np.all(p >= 0)

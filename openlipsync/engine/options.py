@@ -55,6 +55,9 @@ class RenderOptions:
     #: The real-mouth readout's file (engine.readout); None is the one the package ships. The
     #: re-enactment benchmark names each clip's held-out readout, fitted without that clip.
     readout: str | None = None
+    #: The front end's network file (engine.phonetics); None is the one the package ships. The
+    #: re-enactment benchmark names each clip's held-out network, tuned without that clip.
+    visemes: str | None = None
     #: Whom to re-animate; None lets the engine choose (engine.people): the face whose mouth
     #: moves with the input's own speech, else the most prominent one.
     face: FacePick | None = None

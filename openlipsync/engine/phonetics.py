@@ -95,9 +95,9 @@ class VisemeModel:
         return p / p.sum(axis=1, keepdims=True)
 
 
-@functools.lru_cache(maxsize=1)
-def shipped_model() -> VisemeModel:
-    """The model inside the package, loaded once per process."""
-    if not MODEL_PATH.is_file():
-        raise FileNotFoundError(f"{MODEL_PATH} is missing: the package ships it (make train-visemes)")
-    return VisemeModel.load(MODEL_PATH)
+@functools.lru_cache(maxsize=4)
+def load_model(path: str | Path = MODEL_PATH) -> VisemeModel:
+    """A model file, loaded once per process (the shipped one by default)."""
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"{path} is missing: the package ships it (make train-visemes)")
+    return VisemeModel.load(path)

@@ -165,7 +165,7 @@ def render(
     total = len(schedule.source)
     progress("speech", 0, 1)
     targets = analyse_speech(iter_audio(audio, rate=SPEECH_RATE), SPEECH_RATE, schedule.times,
-                             readout=options.readout)
+                             readout=options.readout, visemes=options.visemes)
     fit = _speaker_fit(own, track, options)
     if fit is not None:
         targets = fit.apply(targets)

@@ -27,7 +27,7 @@ import numpy as np
 
 from openlipsync.engine.audio_features import HopFeatures, hop_features
 from openlipsync.engine.frame_windows import frame_spans, window_mean
-from openlipsync.engine.phonetics import shipped_model
+from openlipsync.engine.phonetics import MODEL_PATH, load_model
 from openlipsync.engine.readout import READOUT_PATH, frame_inputs, load_readout
 from openlipsync.engine.visemes import ARTICULATORS, articulation
 
@@ -68,12 +68,14 @@ class MouthTargets:
 
 
 def analyse_speech(chunks: Iterable[np.ndarray], rate: int, frame_times: np.ndarray, *,
-                   lead: float = 0.04, readout: str | Path | None = None) -> MouthTargets:
+                   lead: float = 0.04, readout: str | Path | None = None,
+                   visemes: str | Path | None = None) -> MouthTargets:
     """Mouth targets at ``frame_times`` (s from the audio start) for a streamed mono track.
 
     The target at frame time t is read from the audio around t + ``lead``: lips move a little
-    before the sound they make. Frames past the end of the audio are silence. ``readout`` is the
-    real-mouth readout's file; None is the one the package ships (a held-out evaluation names another).
+    before the sound they make. Frames past the end of the audio are silence. ``readout`` and
+    ``visemes`` are the real-mouth readout's and the front end's network's files; None is the one
+    the package ships (a held-out evaluation names others).
     """
     times = np.asarray(frame_times, dtype=np.float64)
     if times.ndim != 1 or not np.all(np.isfinite(times)):
@@ -85,7 +87,7 @@ def analyse_speech(chunks: Iterable[np.ndarray], rate: int, frame_times: np.ndar
     hops = hop_features(chunks, rate)
     level = 10.0 * np.log10(np.maximum(hops.bands["speech"], 10 ** (_SILENT_DB / 10)))
     gate, zero, loud = _speech_gate(level, hops.hop)
-    posteriors = shipped_model().posteriors(hops.mel)
+    posteriors = load_model(visemes or MODEL_PATH).posteriors(hops.mel)
     art = articulation(posteriors, hops.hop)
     stress = np.clip((level - zero) / max(loud - zero, 1e-6), 0.0, 1.0)
     art[:, _OPEN] *= (1.0 - _LOUDNESS_SHARE) + _LOUDNESS_SHARE * stress

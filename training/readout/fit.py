@@ -1,18 +1,26 @@
-"""Fit the real-mouth readout (``openlipsync/engine/readout.py``) on the shared talking clips.
+"""Fit the front end to real mouths: tune its network, then fit the readout, on the shared talking clips.
 
-    python -m training.readout.fit [--out openlipsync/engine/assets/readout.npz]
+    python -m training.readout.fit [--base training/data/visemes_base.npz]
+                                   [--corpus training/data/corpus.npz]
+                                   [--visemes-out openlipsync/engine/assets/visemes.npz]
+                                   [--out openlipsync/engine/assets/readout.npz]
                                    [--heldout-dir training/data/readout] [--report FILE]
 
 Each clip of ``../shared/media`` whose own audio is synchronous with its mouth (MEDIA.md; the
-list is ``benchmarks.reenact.CLIPS``) is tracked with the engine's own tracker; its measured
-width (``calibration.measured_mouth``) is the target, the front end's posteriors
-and relative loudness around each frame the inputs. A ridge regression, heavily shrunk because
-eight people are few, is fitted on every clip and shipped.
+list is ``benchmarks.reenact.CLIPS``) is tracked with the engine's own tracker and its mouth
+measured (``calibration.measured_mouth``). Two things learn from them, in turn:
 
-The same fit with each clip left out in turn is written to ``--heldout-dir/<clip>.npz``: the
-report's figures come from those, each on the one clip its fit never saw, and the re-enactment
-benchmark renders each clip with its own held-out readout (``--readout-dir``), so no figure in
-docs/benchmarks.md is measured on a clip the readout learned from. About a minute.
+1. The network that ``training.visemes.train`` trained on synthetic voices (``--base``) is tuned
+   on the clips' open and closed mouths as weak labels (``tune.py``), beside its synthetic corpus.
+2. The readout of the width: the measured width is the target, the tuned network's posteriors and
+   relative loudness around each frame the inputs. A ridge regression, heavily shrunk because
+   eight people are few.
+
+Both are done on every clip and shipped. Both are also done with each clip left out in turn and
+written to ``--heldout-dir/<clip>.visemes.npz`` and ``<clip>.npz``: the report's figures come
+from those, each on the one clip neither saw, and the re-enactment benchmark renders each clip
+with its own held-out pair (``--readout-dir``), so no figure in docs/benchmarks.md is measured on
+a clip the front end learned from. About five minutes.
 """
 
 from __future__ import annotations
@@ -28,12 +36,15 @@ from benchmarks.reenact import CLIPS, RATE, prepare
 from openlipsync.engine.audio_features import hop_features
 from openlipsync.engine.calibration import measured_mouth
 from openlipsync.engine.face_track import track_faces
-from openlipsync.engine.phonetics import shipped_model
+from openlipsync.engine.phonetics import MODEL_PATH, VisemeModel
 from openlipsync.engine.readout import READOUT_PATH, SPREAD_SHARE, TAPS, Readout, frame_inputs
 from openlipsync.engine.speech import analyse_speech
 from openlipsync.media.audio import iter_audio
 from openlipsync.media.probe import probe_video
 from openlipsync.media.video import read_frames
+from training.readout.tune import RealSpeech, tune
+from training.visemes.train import evaluate as evaluate_network
+from training.visemes.train import load_split, save
 
 #: Ridge penalty in frames' worth of evidence per (standardised) input: the held-out figures
 #: rose up to about this much shrinkage and flattened there.
@@ -52,8 +63,19 @@ class ClipData:
     times: np.ndarray
 
 
-def load_clip(name: str, work: Path) -> ClipData:
-    """Track ``name``, measure its mouth, and read the front end on its own audio."""
+@dataclass
+class RealClip:
+    """A talking clip as the training sees it, whichever network listens to it."""
+
+    name: str
+    speech: RealSpeech
+    level: np.ndarray  # (H,) dB of its own audio's speech band per hop
+    mouth: np.ndarray  # (N, 2) measured opening and width, NaN without a face
+    own_wav: Path
+
+
+def load_clip(name: str, work: Path) -> RealClip:
+    """Track ``name``, measure its mouth, and analyse its own audio."""
     inputs = prepare(name, work)
     info = probe_video(inputs.clip)
     times: list[float] = []
@@ -66,11 +88,19 @@ def load_clip(name: str, work: Path) -> ClipData:
     track = track_faces(images(), info.width, info.height, expected_frames=inputs.frames)
     opening, width = measured_mouth(track, np.arange(len(times)))
     hops = hop_features(iter_audio(inputs.own_wav, rate=RATE), RATE)
-    level = 10.0 * np.log10(np.maximum(hops.bands["speech"], 1e-12))
-    posteriors = shipped_model().posteriors(hops.mel)
     at = np.array(times)
-    return ClipData(name, frame_inputs(posteriors, level, hops.hop, at + LEAD, TAPS),
-                    np.stack([opening, width], axis=1), inputs.own_wav, at)
+    speech = analyse_speech(iter_audio(inputs.own_wav, rate=RATE), RATE, at).speech
+    return RealClip(name, RealSpeech(hops.mel, hops.hop, at, opening, speech),
+                    10.0 * np.log10(np.maximum(hops.bands["speech"], 1e-12)),
+                    np.stack([opening, width], axis=1), inputs.own_wav)
+
+
+def clip_data(clip: RealClip, network: VisemeModel) -> ClipData:
+    """The readout's inputs of ``clip``'s frames, as ``network`` hears its audio."""
+    heard = clip.speech
+    posteriors = network.posteriors(heard.mel)
+    return ClipData(clip.name, frame_inputs(posteriors, clip.level, heard.hop, heard.times + LEAD, TAPS),
+                    clip.mouth, clip.own_wav, heard.times)
 
 
 def fit(clips: list[ClipData], column: int = 1) -> Readout:
@@ -94,12 +124,13 @@ def _r(a: np.ndarray, b: np.ndarray) -> float:
     return round(float(np.corrcoef(a[ok], b[ok])[0, 1]), 3) if ok.sum() > 10 else float("nan")
 
 
-def evaluate(clip: ClipData, readout_path: Path, opening: Readout) -> dict:
+def evaluate(clip: ClipData, readout_path: Path, visemes_path: Path, opening: Readout) -> dict:
     """r of the speech stage's opening and width (with this readout) with the mouth measured on
     ``clip``; and what limits the opening (docs/engine.md): ``opening`` is a readout of it fitted
     without ``clip``, scored with and without the speech stage's closures, which are set against
     how often the real mouth is nearly closed while speaking."""
-    targets = analyse_speech(iter_audio(clip.own_wav, rate=RATE), RATE, clip.times, readout=readout_path)
+    targets = analyse_speech(iter_audio(clip.own_wav, rate=RATE), RATE, clip.times, readout=readout_path,
+                             visemes=visemes_path)
     read = np.where(targets.speech, opening.predict(clip.inputs), 0.0)
     speaking = targets.speech & np.isfinite(clip.mouth[:, 0])
     return {"frames": len(clip.times), "open_r": _r(targets.open, clip.mouth[:, 0]),
@@ -112,6 +143,10 @@ def evaluate(clip: ClipData, readout_path: Path, opening: Readout) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--base", type=Path, default=Path("training/data/visemes_base.npz"),
+                        help="the network trained on synthetic voices (training.visemes.train --out)")
+    parser.add_argument("--corpus", type=Path, default=Path("training/data/corpus.npz"))
+    parser.add_argument("--visemes-out", type=Path, default=MODEL_PATH)
     parser.add_argument("--out", type=Path, default=READOUT_PATH)
     parser.add_argument("--heldout-dir", type=Path, default=Path("training/data/readout"))
     parser.add_argument("--report", type=Path, help="write the held-out figures here as JSON")
@@ -119,18 +154,34 @@ def main(argv: list[str] | None = None) -> int:
     args.heldout_dir.mkdir(parents=True, exist_ok=True)
     work = args.heldout_dir / "clips"
     work.mkdir(exist_ok=True)
+    base = VisemeModel.load(args.base)
+    synthetic = load_split(args.corpus, "train")
     clips = [load_clip(name, work) for name in CLIPS]
     report: dict = {"ridge": RIDGE, "spread_share": SPREAD_SHARE, "taps_s": TAPS.tolist(), "clips": {}}
+
+    def fitted(using: list[RealClip], visemes: Path, readout: Path) -> list[ClipData]:
+        network = tune(base, synthetic, [c.speech for c in using], lead=LEAD)
+        save(network, visemes, {"tuned_on": [c.name for c in using]})
+        data = [clip_data(c, network) for c in using]
+        fit(data).save(readout)
+        return data
+
     for held in clips:
-        path = args.heldout_dir / f"{Path(held.name).stem}.npz"
-        fit([c for c in clips if c is not held]).save(path)
-        report["clips"][held.name] = evaluate(held, path, fit([c for c in clips if c is not held], column=0))
-        print(held.name, json.dumps(report["clips"][held.name]), flush=True)
+        others = [c for c in clips if c is not held]
+        stem = args.heldout_dir / Path(held.name).stem
+        visemes, readout = stem.with_suffix(".visemes.npz"), stem.with_suffix(".npz")
+        data = fitted(others, visemes, readout)
+        row = evaluate(clip_data(held, VisemeModel.load(visemes)), readout, visemes, fit(data, column=0))
+        report["clips"][held.name] = row
+        print(held.name, json.dumps(row), flush=True)
     for key in ("open_r", "width_r", "open_readout_r", "open_readout_closed_r", "closed_share",
                 "real_closed_share"):
         report[f"mean_heldout_{key}"] = round(float(np.mean(
             [row[key] for row in report["clips"].values()])), 3)
-    fit(clips).save(args.out)
+    fitted(clips, args.visemes_out, args.out)
+    voices = load_split(args.corpus, "heldout")
+    report["heldout_voices"] = {"base": evaluate_network(base, voices),
+                                "tuned": evaluate_network(VisemeModel.load(args.visemes_out), voices)}
     print(json.dumps({k: v for k, v in report.items() if k != "clips"}))
     if args.report:
         args.report.write_text(json.dumps(report, indent=1))

@@ -1,6 +1,6 @@
-"""Train the phonetic front end's network on the synthetic corpus and ship it into the package.
+"""Train the phonetic front end's network on the synthetic corpus.
 
-    python -m training.visemes.train CORPUS.npz [--out openlipsync/engine/assets/visemes.npz]
+    python -m training.visemes.train CORPUS.npz [--out training/data/visemes_base.npz]
                                      [--minutes 12] [--hidden 256,256] [--seed 0]
 
 Plain numpy (mini-batch Adam, ReLU, softmax cross-entropy): the network is small enough that a
@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from openlipsync.engine.audio_features import HOP_SECONDS
-from openlipsync.engine.phonetics import MODEL_PATH, VisemeModel, log_mel_normalised, model_inputs
+from openlipsync.engine.phonetics import VisemeModel, log_mel_normalised, model_inputs
 from openlipsync.engine.visemes import ARTICULATORS, CLASSES, articulation
 
 CONTEXT = np.arange(-20, 21, 2)  # +-200 ms, every 20 ms
@@ -76,14 +76,55 @@ class Adam:
             p -= lr * (m / (1 - b1**self.t)) / (np.sqrt(v / (1 - b2**self.t)) + 1e-8)
 
 
+def class_weights(y: np.ndarray) -> np.ndarray:
+    """Per class, 1/sqrt(its frequency in ``y``), scaled so that the mean weight of a hop is 1."""
+    counts = np.bincount(y, minlength=len(CLASSES)).astype(np.float64)
+    weight = np.where(counts > 0, 1.0 / np.sqrt(np.maximum(counts, 1)), 0.0)
+    return (weight / weight[y].mean()).astype(np.float32)
+
+
+def forward(weights: list[np.ndarray], biases: list[np.ndarray],
+            x: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
+    """(each layer's input, softmax output) of the network on the batch ``x``."""
+    acts = [x]
+    for w, b in zip(weights[:-1], biases[:-1], strict=True):
+        acts.append(np.maximum(acts[-1] @ w + b, 0.0))
+    logits = acts[-1] @ weights[-1] + biases[-1]
+    logits -= logits.max(axis=1, keepdims=True)
+    p = np.exp(logits)
+    return acts, p / p.sum(axis=1, keepdims=True)
+
+
+def cross_entropy(p: np.ndarray, y: np.ndarray, class_weight: np.ndarray) -> tuple[np.ndarray, float]:
+    """(gradient at the logits, summed loss) of the class-weighted, label-smoothed cross-entropy."""
+    weight = class_weight[y]
+    target = np.full(p.shape, _SMOOTHING / len(CLASSES), np.float32)
+    target[np.arange(len(y)), y] += 1 - _SMOOTHING
+    loss = float(-(weight * (target * np.log(p + 1e-9)).sum(axis=1)).sum())
+    return (p - target) * (weight / weight.sum())[:, None], loss
+
+
+def backward(weights: list[np.ndarray],
+             batches: list[tuple[list[np.ndarray], np.ndarray]]) -> list[np.ndarray]:
+    """Gradients (every weight, then every bias) summed over ``batches``: (layer inputs from
+    :func:`forward`, gradient at the logits) each."""
+    grads_w = [np.zeros_like(w) for w in weights]
+    grads_b = [np.zeros(w.shape[1], w.dtype) for w in weights]
+    for acts, delta in batches:
+        for i in range(len(weights) - 1, -1, -1):
+            grads_w[i] += acts[i].T @ delta
+            grads_b[i] += delta.sum(axis=0)
+            if i:
+                delta = (delta @ weights[i].T) * (acts[i] > 0)
+    return grads_w + grads_b
+
+
 def train(data: Split, hidden: list[int], minutes: float, seed: int, mean: np.ndarray,
           scale: np.ndarray) -> VisemeModel:
     rng = np.random.default_rng(seed)
     keep = data.y >= 0
     x, y = data.x[keep], data.y[keep]
-    counts = np.bincount(y, minlength=len(CLASSES)).astype(np.float64)
-    class_weight = np.where(counts > 0, 1.0 / np.sqrt(np.maximum(counts, 1)), 0.0)
-    class_weight = (class_weight / (class_weight[y].mean())).astype(np.float32)
+    class_weight = class_weights(y)
     sizes = [x.shape[1], *hidden, len(CLASSES)]
     weights = [(rng.standard_normal((a, b)) * np.sqrt(2.0 / a)).astype(np.float32)
                for a, b in zip(sizes[:-1], sizes[1:], strict=True)]
@@ -102,25 +143,10 @@ def train(data: Split, hidden: list[int], minutes: float, seed: int, mean: np.nd
             pick = order[start:start + _BATCH]
             xb = (x[pick] - mean) / scale
             xb += rng.standard_normal(xb.shape, dtype=np.float32) * _INPUT_NOISE
-            yb, wb = y[pick], class_weight[y[pick]]
-            acts = [xb]
-            for w, b in zip(weights[:-1], biases[:-1], strict=True):
-                acts.append(np.maximum(acts[-1] @ w + b, 0.0))
-            logits = acts[-1] @ weights[-1] + biases[-1]
-            logits -= logits.max(axis=1, keepdims=True)
-            p = np.exp(logits)
-            p /= p.sum(axis=1, keepdims=True)
-            target = np.full(p.shape, _SMOOTHING / len(CLASSES), np.float32)
-            target[np.arange(len(yb)), yb] += 1 - _SMOOTHING
-            loss_sum += float(-(wb * (target * np.log(p + 1e-9)).sum(axis=1)).sum())
-            delta = (p - target) * (wb / wb.sum())[:, None]
-            grads_w, grads_b = [], []
-            for i in range(len(weights) - 1, -1, -1):
-                grads_w.insert(0, acts[i].T @ delta)
-                grads_b.insert(0, delta.sum(axis=0))
-                if i:
-                    delta = (delta @ weights[i].T) * (acts[i] > 0)
-            opt.step(grads_w + grads_b, lr)
+            acts, p = forward(weights, biases, xb)
+            delta, loss = cross_entropy(p, y[pick], class_weight)
+            loss_sum += loss
+            opt.step(backward(weights, [(acts, delta)]), lr)
         epoch += 1
         print(f"epoch {epoch}: loss {loss_sum / len(x):.4f} ({time.monotonic() - began:.0f} s)", flush=True)
     # Fold the input standardisation into the first layer: the shipped model takes raw model_inputs.
@@ -163,7 +189,8 @@ def save(model: VisemeModel, path: Path, info: dict) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("corpus", type=Path)
-    parser.add_argument("--out", type=Path, default=MODEL_PATH)
+    parser.add_argument("--out", type=Path, default=Path("training/data/visemes_base.npz"),
+                        help="the base network; training.readout.fit tunes it on real mouths and ships it")
     parser.add_argument("--report", type=Path, help="write the held-out evaluation here as JSON")
     parser.add_argument("--minutes", type=float, default=12.0, help="training time budget")
     parser.add_argument("--hidden", default="256,256")
