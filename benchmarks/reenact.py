@@ -474,7 +474,8 @@ def calibration_available() -> bool:
     return "calibration_video" in {f.name for f in dataclasses.fields(RenderOptions)}
 
 
-def run_calibration(clips: list[str], modes: list[str], work: Path, save: Save) -> Json | None:
+def run_calibration(clips: list[str], modes: list[str], work: Path, save: Save,
+                    readout_dir: Path | None = None) -> Json | None:
     if not calibration_available():
         print("calibration is not available: RenderOptions has no calibration_video field; skipped",
               flush=True)
@@ -497,8 +498,9 @@ def run_calibration(clips: list[str], modes: list[str], work: Path, save: Save) 
             write_wav(wav, own[cut:])
         for mode in modes:
             calibrated = {"calibration_video": str(calib)}  # a field the engine may not have yet
-            variants = {"plain": RenderOptions(mode=mode, start=split),
-                        "calibrated": RenderOptions(mode=mode, start=split, **calibrated)}
+            models = readout_option(readout_dir, name)
+            variants = {"plain": RenderOptions(mode=mode, start=split, **models),
+                        "calibrated": RenderOptions(mode=mode, start=split, **calibrated, **models)}
             for variant, options in variants.items():
                 out = work / f"{stem}_{mode}_second_half_{variant}.mp4"
                 row = render_and_check(second, inputs.silent, wav, out, options)
@@ -561,7 +563,7 @@ def main(argv: list[str] | None = None) -> int:
                 *targets_table(part["clips"], old)]
         section, title = "reenact-targets", "Re-enactment: speech targets vs the real mouth, before rendering"
     elif args.calibration:
-        part = run_calibration(clips, modes, work, save)
+        part = run_calibration(clips, modes, work, save, readout_dir=args.readout_dir)
         if part is None:
             return 0
         body = [f"{_describe(part)}. The first half of each clip (with its audio) is the calibration input; "

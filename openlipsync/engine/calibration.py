@@ -100,22 +100,26 @@ def fit_speaker(own: MouthTargets, opening: np.ndarray, width: np.ndarray) -> Sp
 
 
 def fit_from_clip(video: str | Path, rate: int, frame_times: np.ndarray, track: LandmarkTrack,
-                  offset: float = 0.0) -> SpeakerFit | None:
+                  offset: float = 0.0, *, readout: str | Path | None = None,
+                  visemes: str | Path | None = None) -> SpeakerFit | None:
     """:func:`fit_speaker` on a clip's own audio track, whose frames at ``frame_times`` were tracked.
 
     ``frame_times`` count from ``offset`` seconds into the clip (a trimmed render range). A track
-    that cannot be decoded, or a clip with no audio, calibrates nothing.
+    that cannot be decoded, or a clip with no audio, calibrates nothing. ``readout`` and
+    ``visemes`` name the speech stage's files (see ``analyse_speech``): the correction is learned
+    for the front end that will read the new speech.
     """
-    own = own_speech(video, rate, frame_times, offset)
+    own = own_speech(video, rate, frame_times, offset, readout=readout, visemes=visemes)
     return None if own is None else fit_track(own, track)
 
 
-def own_speech(video: str | Path, rate: int, frame_times: np.ndarray,
-               offset: float = 0.0) -> MouthTargets | None:
+def own_speech(video: str | Path, rate: int, frame_times: np.ndarray, offset: float = 0.0, *,
+               readout: str | Path | None = None, visemes: str | Path | None = None) -> MouthTargets | None:
     """The front end's reading of a clip's own audio at ``frame_times`` (seconds from ``offset``),
     None when its audio cannot be decoded."""
     try:
-        return analyse_speech(iter_audio(video, rate=rate), rate, np.asarray(frame_times) + offset)
+        return analyse_speech(iter_audio(video, rate=rate), rate, np.asarray(frame_times) + offset,
+                              readout=readout, visemes=visemes)
     except MediaError:
         return None
 

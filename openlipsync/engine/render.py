@@ -87,7 +87,8 @@ def _speaker_fit(own: MouthTargets | None, track: LandmarkTrack, options: Render
                 yield frame.image
 
         own_track = track_faces(images(), info.width, info.height)
-        return fit_from_clip(options.calibration_video, SPEECH_RATE, np.array(times), own_track)
+        return fit_from_clip(options.calibration_video, SPEECH_RATE, np.array(times), own_track,
+                             readout=options.readout, visemes=options.visemes)
     return None if own is None else fit_track(own, track)
 
 
@@ -150,7 +151,8 @@ def render(
     cast = track_people(tracked_images(), info.width, info.height, observer=InteriorCollector,
                         expected_frames=expected)
     times = np.array(frame_times)
-    own = own_speech(video, SPEECH_RATE, times, start) if info.has_audio else None
+    own = own_speech(video, SPEECH_RATE, times, start, readout=options.readout,
+                     visemes=options.visemes) if info.has_audio else None
     choice = choose_speaker(cast, own, options.face, times, start)
     track = cast.track(choice.person)
     interior = InteriorCollector.merged(cast.observers(choice.person) if choice.person else [])
