@@ -42,7 +42,7 @@ from openlipsync.engine.speech import analyse_speech
 from openlipsync.media.audio import iter_audio
 from openlipsync.media.probe import probe_video
 from openlipsync.media.video import read_frames
-from training.readout.tune import RealSpeech, tune
+from training.readout.tune import CLOSED, RealSpeech, tune
 from training.visemes.train import evaluate as evaluate_network
 from training.visemes.train import load_split, save
 
@@ -50,7 +50,6 @@ from training.visemes.train import load_split, save
 #: rose up to about this much shrinkage and flattened there.
 RIDGE = 3000.0
 LEAD = 0.04  # the speech stage's default lead: inputs are read where it reads them
-_NEARLY_CLOSED = 0.1  # measured opening (share of the speaker's wide opening) that counts as closed
 _LIMIT = 1.5  # widths beyond this (target units) are tracking glitches, which must not pull the fit
 
 
@@ -138,7 +137,7 @@ def evaluate(clip: ClipData, readout_path: Path, visemes_path: Path, opening: Re
             "open_readout_r": _r(read, clip.mouth[:, 0]),
             "open_readout_closed_r": _r(np.where(targets.closed, 0.0, read), clip.mouth[:, 0]),
             "closed_share": round(float(targets.closed[speaking].mean()), 3),
-            "real_closed_share": round(float((clip.mouth[speaking, 0] < _NEARLY_CLOSED).mean()), 3)}
+            "real_closed_share": round(float((clip.mouth[speaking, 0] < CLOSED).mean()), 3)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -159,29 +158,31 @@ def main(argv: list[str] | None = None) -> int:
     clips = [load_clip(name, work) for name in CLIPS]
     report: dict = {"ridge": RIDGE, "spread_share": SPREAD_SHARE, "taps_s": TAPS.tolist(), "clips": {}}
 
-    def fitted(using: list[RealClip], visemes: Path, readout: Path) -> list[ClipData]:
+    def fitted(using: list[RealClip], visemes: Path, readout: Path) -> tuple[VisemeModel, list[ClipData]]:
+        """The network tuned and the readout fitted on ``using``, both saved; the network and the
+        readout's training data."""
         network = tune(base, synthetic, [c.speech for c in using], lead=LEAD)
         save(network, visemes, {"tuned_on": [c.name for c in using]})
         data = [clip_data(c, network) for c in using]
         fit(data).save(readout)
-        return data
+        return network, data
 
     for held in clips:
         others = [c for c in clips if c is not held]
         stem = args.heldout_dir / Path(held.name).stem
         visemes, readout = stem.with_suffix(".visemes.npz"), stem.with_suffix(".npz")
-        data = fitted(others, visemes, readout)
-        row = evaluate(clip_data(held, VisemeModel.load(visemes)), readout, visemes, fit(data, column=0))
+        network, data = fitted(others, visemes, readout)
+        row = evaluate(clip_data(held, network), readout, visemes, fit(data, column=0))
         report["clips"][held.name] = row
         print(held.name, json.dumps(row), flush=True)
     for key in ("open_r", "width_r", "open_readout_r", "open_readout_closed_r", "closed_share",
                 "real_closed_share"):
         report[f"mean_heldout_{key}"] = round(float(np.mean(
             [row[key] for row in report["clips"].values()])), 3)
-    fitted(clips, args.visemes_out, args.out)
+    shipped, _ = fitted(clips, args.visemes_out, args.out)
     voices = load_split(args.corpus, "heldout")
     report["heldout_voices"] = {"base": evaluate_network(base, voices),
-                                "tuned": evaluate_network(VisemeModel.load(args.visemes_out), voices)}
+                                "tuned": evaluate_network(shipped, voices)}
     print(json.dumps({k: v for k, v in report.items() if k != "clips"}))
     if args.report:
         args.report.write_text(json.dumps(report, indent=1))

@@ -67,10 +67,8 @@ def weak_labels(clip: RealSpeech, context: np.ndarray, lead: float) -> tuple[np.
             if 0 <= hh < len(features):
                 hops.append(hh)
                 labels.append(label)
-    if not hops:
-        return np.zeros((0, len(context) * features.shape[1]), np.float32), np.zeros(0, np.int64)
-    inputs = np.concatenate([model_inputs(features, context, slice(h, h + 1)) for h in hops])
-    return inputs.astype(np.float32), np.array(labels)
+    inputs = model_inputs(features, context)[np.array(hops, np.int64)]
+    return inputs.astype(np.float32), np.array(labels, np.int64)
 
 
 def _weak_gradient(p: np.ndarray, labels: np.ndarray) -> np.ndarray:
