@@ -18,6 +18,7 @@ import numpy as np
 from scipy.ndimage import gaussian_filter1d, maximum_filter1d
 
 from openlipsync.engine import mouth_shape as ms
+from openlipsync.engine.closed_lips import ClosedLips, cheek_colour, shares
 from openlipsync.engine.face_track import LandmarkTrack
 from openlipsync.engine.interior import MouthInterior, lightness
 from openlipsync.engine.speech import MouthTargets
@@ -61,27 +62,35 @@ class LiteRenderer:
     """Renders output frame k of a clip: the speech target for k applied to that frame's face."""
 
     def __init__(self, track: LandmarkTrack, targets: MouthTargets, source: np.ndarray | None = None,
-                 interior: MouthInterior | None = None) -> None:
+                 interior: MouthInterior | None = None, closed: ClosedLips | None = None) -> None:
+        source_gaps = np.full(len(track.ok), np.nan)
+        for i in np.flatnonzero(track.ok):
+            source_gaps[i] = ms.inner_gap(track.points[i])
         sample = np.flatnonzero(track.ok)[:: max(int(track.ok.sum()) // 400, 1)]
-        max_gap = ms.typical_max_gap(np.array([ms.inner_gap(track.points[i]) for i in sample]))
+        max_gap = ms.typical_max_gap(source_gaps[sample])
         gaps = np.where(targets.closed, 0.0, targets.open * max_gap)
         self.poses = [MouthPose(float(g), float(w)) for g, w in zip(gaps, targets.width, strict=True)]
         #: Input frame shown by each output frame (loops repeat the clip).
         self.source = np.arange(len(self.poses)) if source is None else source
         self.rest = ms.rest_lips(track.points, track.ok)
-        self.amount = _amounts(track, self.source, gaps, targets.width)
+        self.amount = _amounts(track, source_gaps, self.source, gaps, targets.width)
         self.interior = interior
+        self.closed = closed
+        #: How much of ``closed`` each output frame lays over its lips.
+        self.closed_share = self.amount * shares(source_gaps[self.source], gaps)
         self.notes: list[str] = []
 
     def render(self, image: np.ndarray, points: np.ndarray, k: int):
         """(patch, box, alpha) for composite.paste, or None where the frame is right as it is."""
         if self.amount[k] < _UNTOUCHED:
             return None
+        closed = (self.closed, float(self.closed_share[k])) if self.closed is not None else None
         return render_mouth(image, points, self.poses[k], self.rest.at(int(self.source[k])),
-                            float(self.amount[k]), self.interior)
+                            float(self.amount[k]), self.interior, closed)
 
 
-def _amounts(track: LandmarkTrack, source: np.ndarray, gaps: np.ndarray, widths: np.ndarray) -> np.ndarray:
+def _amounts(track: LandmarkTrack, source_gaps: np.ndarray, source: np.ndarray, gaps: np.ndarray,
+             widths: np.ndarray) -> np.ndarray:
     """How far each output frame's mouth moves towards its target: 0 leaves the frame untouched.
 
     A frame whose target is a closed mouth at rest, over source lips that are closed and still,
@@ -97,16 +106,13 @@ def _amounts(track: LandmarkTrack, source: np.ndarray, gaps: np.ndarray, widths:
     if len(frames):
         lips = list(ms.LIPS)
         canon = np.full((n, len(lips), 2), np.nan)
-        gap = np.full(n, np.inf)
         for i in frames:
-            frame = ms.HeadFrame.from_points(track.points[i])
-            canon[i] = frame.to_canonical(track.points[i][lips])
-            gap[i] = ms.inner_gap(track.points[i], frame)
+            canon[i] = ms.HeadFrame.from_points(track.points[i]).to_canonical(track.points[i][lips])
         # Movement into each frame from the one before (none before the first); no face is motion.
         step = np.zeros(n + 1)
         step[1:n] = np.nan_to_num(np.abs(np.diff(canon, axis=0)).max(axis=(1, 2)), nan=np.inf)
         motion = maximum_filter1d(np.maximum(step[:-1], step[1:]), 2 * _RAMP_FRAMES + 1)
-        still = (gap < _CLOSED_GAP) & (motion < _STILL_LIPS)
+        still = (np.nan_to_num(source_gaps, nan=np.inf) < _CLOSED_GAP) & (motion < _STILL_LIPS)
     needed = ((gaps > 0) | (widths != 0) | ~still[source]).astype(np.float64)
     if not len(needed):
         return needed
@@ -257,13 +263,15 @@ def _inset_lips(points: np.ndarray, amounts: tuple[float, float]) -> np.ndarray:
 
 
 def render_mouth(image: np.ndarray, points: np.ndarray, pose: MouthPose, lips: np.ndarray | None = None,
-                 amount: float = 1.0, interior: MouthInterior | None = None):
+                 amount: float = 1.0, interior: MouthInterior | None = None,
+                 closed: tuple[ClosedLips, float] | None = None):
     """The warped lower face for one frame: (patch, box, alpha) for the compositor.
 
     ``lips``: the speaker's rest lips for this frame (see mouth_shape.RestLips); default its own.
     ``amount``: how far the landmarks move from where they are to the target (1: all the way).
     ``interior``: the clip's own open mouth, shown between the lips wherever they part; without
-    one, the part of the opening the source does not show is painted.
+    one, the part of the opening the source does not show is painted. ``closed``: the clip's own
+    closed lips and how much of them to lay over the target's lips (``closed_lips``).
 
     ``patch`` is float32 RGB covering ``box``; ``alpha`` says how much of it replaces the input,
     zero at the box edges, so pixels outside the lower face are the input's own.
@@ -296,6 +304,8 @@ def render_mouth(image: np.ndarray, points: np.ndarray, pose: MouthPose, lips: n
     elif opening:
         kept = tuple(source_gap / 2 if shown else 0.0 for shown in teeth)
         _cavity(patch, target, box, frame, pose.gap, kept, _lightness(image, points))
+    if closed is not None and closed[1] > 0:
+        closed[0].paint(patch, target, box, frame, cheek_colour(image, points), closed[1])
 
     moving = list(ms.MOVING)
     alpha = np.zeros((y1 - y0, x1 - x0), np.float32)

@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 
 from openlipsync.engine.calibration import SpeakerFit, fit_from_clip, fit_track, own_speech
+from openlipsync.engine.closed_lips import ClosedLips, ClosedLipsCollector
 from openlipsync.engine.composite import paste
 from openlipsync.engine.face_track import LandmarkTrack, track_faces
 from openlipsync.engine.interior import InteriorCollector, MouthInterior
@@ -59,18 +60,31 @@ def _clip_range(duration: float, options: RenderOptions) -> tuple[float, float]:
     return start, end
 
 
+class _OwnMouth:
+    """Watches one face run in the tracking pass for the mouths lite borrows from the person: the
+    open interior it shows between parted lips, the closed lips it lays over a mouth it shuts."""
+
+    def __init__(self) -> None:
+        self.interior = InteriorCollector()
+        self.closed = ClosedLipsCollector()
+
+    def observe(self, image: np.ndarray, points: np.ndarray | None) -> None:
+        self.interior.observe(image, points)
+        self.closed.observe(image, points)
+
+
 def _mouth_renderer(options: RenderOptions, track: LandmarkTrack, targets: MouthTargets, clip: ClipPass,
-                    source: np.ndarray, interior: MouthInterior | None):
+                    source: np.ndarray, interior: MouthInterior | None, closed: ClosedLips | None):
     """The renderer for the requested mode: an object with ``render(image, points, k)`` and ``notes``.
 
     ``render`` returns (patch, box, alpha) for composite.paste, or None to keep the frame as it
     is. ``clip`` says what the tracking pass covered, ``source`` which input frame each output
-    frame shows, and ``interior`` is the clip's own open mouth for lite to show between the lips.
+    frame shows; ``interior`` and ``closed`` are the clip's own open mouth and closed lips for lite.
     """
     if options.mode == "lite":
-        return LiteRenderer(track, targets, source, interior)
+        return LiteRenderer(track, targets, source, interior, closed)
     if options.mode in ("standard", "pro"):
-        return exemplar_renderer(options.mode, clip, track, targets, source, interior)
+        return exemplar_renderer(options.mode, clip, track, targets, source, interior, closed)
     raise MediaError("invalid_parameters", f"generation mode {options.mode!r} is not available")
 
 
@@ -148,14 +162,16 @@ def render(
             progress("tracking", frame.index + 1, expected)
             yield frame.image
 
-    cast = track_people(tracked_images(), info.width, info.height, observer=InteriorCollector,
+    cast = track_people(tracked_images(), info.width, info.height, observer=_OwnMouth,
                         expected_frames=expected)
     times = np.array(frame_times)
     own = own_speech(video, SPEECH_RATE, times, start, readout=options.readout,
                      visemes=options.visemes) if info.has_audio else None
     choice = choose_speaker(cast, own, options.face, times, start)
     track = cast.track(choice.person)
-    interior = InteriorCollector.merged(cast.observers(choice.person) if choice.person else [])
+    own_mouths: list[_OwnMouth] = cast.observers(choice.person) if choice.person else []
+    interior = InteriorCollector.merged([own.interior for own in own_mouths]).result()
+    closed = ClosedLipsCollector.merged([own.closed for own in own_mouths]).result()
     cast_notes = _cast_notes(cast, choice, track)
     people, shots = len(cast.people), cast.shots
     speaker = None if choice.person is None else choice.person.index
@@ -176,7 +192,7 @@ def render(
 
     mark = time.perf_counter()
     clip = ClipPass(video, info, start, end, options.max_fps, times, one_person=people <= 1)
-    renderer = _mouth_renderer(options, track, targets, clip, schedule.source, interior.result())
+    renderer = _mouth_renderer(options, track, targets, clip, schedule.source, interior, closed)
     if options.mode != "lite":
         stage_seconds["library"] = time.perf_counter() - mark
     mark = time.perf_counter()

@@ -33,6 +33,7 @@ import cv2
 import numpy as np
 
 from openlipsync.engine import mouth_shape as ms
+from openlipsync.engine.closed_lips import ClosedLips
 from openlipsync.engine.exemplars import POSE_POINTS, ExemplarLibrary, pose_descriptor
 from openlipsync.engine.face_track import LandmarkTrack
 from openlipsync.engine.interior import MouthInterior
@@ -329,17 +330,18 @@ def _notes(library: ExemplarLibrary, selection: Selection, with_face: np.ndarray
 
 
 def exemplar_renderer(mode: str, clip: ClipPass, track: LandmarkTrack, targets: MouthTargets,
-                      source: np.ndarray, interior: MouthInterior | None = None) -> ExemplarRenderer:
+                      source: np.ndarray, interior: MouthInterior | None = None,
+                      closed: ClosedLips | None = None) -> ExemplarRenderer:
     """The ``standard`` or ``pro`` renderer for a render of ``clip``.
 
     ``track`` is render()'s face track of the clip range and ``source`` the input frame each
     output frame shows (schedule.source), so each output frame's exemplar suits its head pose.
-    ``interior`` is what the lite fallback shows between the lips.
+    ``interior`` and ``closed`` are the open mouth and closed lips the lite fallback borrows.
     """
     spec = MODES[mode]
     library = build_library(clip, track, spec.library)
     poses = _frame_poses(track, np.asarray(source))
-    fallback = LiteRenderer(track, targets, source, interior)
+    fallback = LiteRenderer(track, targets, source, interior, closed)
     selection = select(library, targets, poses, candidates=spec.candidates, rest=fallback.rest.shape)
     with_face = track.ok[np.asarray(source)]
     return ExemplarRenderer(library, selection, spec.style, fallback, _notes(library, selection, with_face))

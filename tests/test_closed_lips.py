@@ -1,0 +1,150 @@
+"""The closed lips lite borrows: the person's own closed mouth, kept from the tracking pass and laid
+over a mouth that lite shuts from wide open, so no teeth or tongue are left squeezed on the lip line."""
+
+from __future__ import annotations
+
+import os
+
+import cv2
+import numpy as np
+import pytest
+
+from openlipsync.engine import mouth_shape as ms
+from openlipsync.engine.closed_lips import ClosedLips, ClosedLipsCollector, cheek_colour, shares
+from openlipsync.engine.composite import paste
+from openlipsync.engine.exemplars import crop_size, cut, opening
+from openlipsync.engine.lite import MouthPose, render_mouth
+from tests.faces import meshed_frames
+
+os.environ.setdefault("GLOG_minloglevel", "2")
+
+_PPU = 100.0  # pixels per inter-ocular unit of the crops compared
+
+
+@pytest.fixture(scope="module")
+def hairbun() -> list[tuple[np.ndarray, np.ndarray]]:
+    """The first 4.3 s of woman_hairbun_closeup.mp4: lips together, then wide open with teeth."""
+    found = [(image, points) for image, points in meshed_frames("woman_hairbun_closeup.mp4", 130)
+             if points is not None]
+    assert len(found) >= 120, "woman_hairbun_closeup.mp4 shows her face from the start"
+    return found
+
+
+def _gap(points: np.ndarray) -> float:
+    return opening(ms.HeadFrame.from_points(points).to_canonical(points.astype(np.float64)))
+
+
+def _closed_lips(frames: list[tuple[np.ndarray, np.ndarray]]) -> ClosedLips:
+    collector = ClosedLipsCollector()
+    for image, points in frames:
+        collector.observe(image, points)
+    lips = collector.result()
+    assert lips is not None, "her lips are together in the first second"
+    return lips
+
+
+def _paint(image: np.ndarray, target: np.ndarray, lips: ClosedLips, share: float = 1.0) -> np.ndarray:
+    h, w = image.shape[:2]
+    patch = image.astype(np.float32)
+    frame = ms.HeadFrame.from_points(target)
+    lips.paint(patch, target, (0, 0, w, h), frame, cheek_colour(image, target), share)
+    return patch
+
+
+def _unlike(image: np.ndarray, points: np.ndarray, reference: tuple[np.ndarray, np.ndarray]) -> float:
+    """Mean absolute difference (of 255) between the lips of two frames, each brought to the
+    canonical head frame, over the reference's outer lips and a little around them."""
+    ref, ref_points = cut(*reference, _PPU)
+    mask = np.zeros(ref.shape[:2], np.uint8)
+    cv2.fillPoly(mask, [np.round(ref_points[list(ms.OUTER)]).astype(np.int32)], 1)
+    inside = cv2.dilate(mask, np.ones((7, 7), np.uint8)) > 0
+    crop, _ = cut(image, points, _PPU)
+    return float(np.abs(crop[inside].astype(np.float32) - ref[inside]).mean())
+
+
+def test_the_collector_keeps_a_closed_mouth(hairbun) -> None:
+    collector = ClosedLipsCollector()
+    for image, points in hairbun:
+        collector.observe(image, points)
+    collector.observe(hairbun[0][0], None)  # a frame without a face is passed over
+    lips = collector.result()
+    assert lips is not None
+    most_closed = min(_gap(points) for _, points in hairbun)
+    own = opening(lips.points.astype(np.float64) / ms.HeadFrame.from_points(lips.points).scale)
+    assert own <= most_closed + 0.012
+    assert lips.crop.dtype == np.uint8 and lips.crop.shape[2] == 3
+    assert lips.crop.shape[0] in range(crop_size(160.0)[0] + 1)
+
+
+def test_a_mouth_that_never_closes_lends_no_lips(hairbun) -> None:
+    collector = ClosedLipsCollector()
+    for image, points in hairbun:
+        collector.observe(image, ms.retarget(points, 0.2, 0.0))  # the same faces, mouths open
+    assert collector.result() is None
+
+
+def test_merging_keeps_the_most_closed_mouths_of_every_run(hairbun) -> None:
+    halves = ClosedLipsCollector(), ClosedLipsCollector()
+    for k, (image, points) in enumerate(hairbun):
+        halves[k % 2].observe(image, points)
+    merged = ClosedLipsCollector.merged(list(halves)).result()
+    assert merged is not None
+    alone = _closed_lips(hairbun)
+    assert np.array_equal(merged.crop, alone.crop)
+
+
+def test_closed_lips_laid_on_their_own_frame_are_their_own(hairbun) -> None:
+    """On the landmarks they were cut from, the lips land on their own pixels: the warp is the
+    identity there, only the crop's resampling differs."""
+    lips = _closed_lips(hairbun)
+    image, points = min(hairbun, key=lambda found: _gap(found[1]))
+    painted = _paint(image, points, lips)
+    mask = np.zeros(image.shape[:2], np.uint8)
+    cv2.fillPoly(mask, [np.round(points[list(ms.OUTER)]).astype(np.int32)], 1)
+    inside = mask > 0
+    assert inside.sum() > 200
+    error = np.abs(painted[inside] - image[inside].astype(np.float32)).mean()
+    assert error < 8.0, f"mean error {error:.1f} of 255 on the lips"
+
+
+def test_a_wide_open_mouth_shut_by_lite_looks_like_her_closed_mouth(hairbun) -> None:
+    """Her widest frame shows teeth and a tongue. Shut by lite, its lips must look like her lips
+    when she closes them, not like the squeezed teeth and tongue the warp alone leaves (which the
+    test measures too, so it can fail)."""
+    lips = _closed_lips(hairbun)
+    image, points = max(hairbun, key=lambda found: _gap(found[1]))
+    assert _gap(points) > 0.2, "her mouth is wide open in this frame"
+    closed = sorted(hairbun, key=lambda found: _gap(found[1]))
+    reference = closed[0]
+    assert _unlike(*closed[1], reference) < 6.0, "her closed mouths look alike"
+
+    def shut_by(sample: ClosedLips | None) -> float:
+        out = image.copy()
+        laid = None if sample is None else (sample, 1.0)
+        paste(out, *render_mouth(image, points, MouthPose(gap=0.0, width=0.0), closed=laid))
+        return _unlike(out, ms.retarget(points, 0.0, 0.0), reference)
+
+    assert _unlike(image, points, reference) > 20.0
+    assert shut_by(None) > 12.0, "squeezed shut by the warp alone, teeth and tongue show"
+    assert shut_by(lips) < 8.0
+
+
+def test_the_sample_is_laid_only_where_lite_shuts_an_open_mouth() -> None:
+    def share(source: float, target: float) -> float:
+        return float(shares(np.full(21, source), np.full(21, target))[10])
+
+    assert share(0.03, 0.0) == 0.0  # a mouth barely open closes by the warp alone
+    assert share(0.30, 0.0) == 1.0  # a wide-open one closes onto the sample
+    assert share(0.30, 0.10) == 0.0  # a target that stays open keeps its own lips
+    assert 0.0 < share(0.07, 0.0) < share(0.10, 0.0) < 1.0  # in between it fades in
+    assert share(0.30, 0.05) < share(0.30, 0.0)
+    assert share(np.nan, 0.0) == 0.0  # no face in the source frame
+
+
+def test_the_sample_stays_on_while_the_old_speech_flutters_under_a_closed_target() -> None:
+    """The source opens and shuts every other frame (old speech) under a closed target: the share
+    holds instead of flickering between the sample's lips and the squeezed ones."""
+    source = np.where(np.arange(40) % 2, 0.3, 0.02)
+    held = shares(source, np.zeros(40))[5:35]
+    assert held.min() > 0.9
+    assert shares(np.full(40, 0.02), np.zeros(40)).max() == 0.0
