@@ -519,6 +519,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--before", type=Path, help="an earlier run's --json: before -> after columns")
     parser.add_argument("--label", default="current", help="run name (and out/reenact/NAME)")
     parser.add_argument("--no-doc", action="store_true", help="do not write docs/benchmarks.md")
+    parser.add_argument("--section", help="write this section of docs/benchmarks.md instead of the run's "
+                                          "usual one: a before/after of one change, beside the main tables")
     parser.add_argument("--readout-dir", type=Path,
                         help="render each clip with DIR/<clip>.visemes.npz and DIR/<clip>.npz, its held-out "
                              "network and real-mouth readout")
@@ -618,6 +620,8 @@ def main(argv: list[str] | None = None) -> int:
     body += ["", f"{elapsed / 60:.1f} min in all."]
     text = "\n".join(body)
     print(text)
+    if args.section:
+        section, title = args.section, f"{title} ({args.label})"
     if not args.no_doc:
         write_section(section, title, text, command.strip())
     return 0

@@ -73,7 +73,7 @@ def test_the_collector_keeps_a_closed_mouth(hairbun) -> None:
     own = opening(lips.points.astype(np.float64) / ms.HeadFrame.from_points(lips.points).scale)
     assert own <= most_closed + 0.012
     assert lips.crop.dtype == np.uint8 and lips.crop.shape[2] == 3
-    assert lips.crop.shape[0] in range(crop_size(160.0)[0] + 1)
+    assert lips.crop.shape[:2] == crop_size(lips.ppu)
 
 
 def test_a_mouth_that_never_closes_lends_no_lips(hairbun) -> None:

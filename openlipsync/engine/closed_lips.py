@@ -8,11 +8,10 @@ silence, and in the judges' figures as the old speech still moving the closed mo
 pro do not show it: they paste a closed mouth of the person's own.
 
 So while the tracker passes over the clip, :class:`ClosedLipsCollector` keeps the person's most
-closed mouths (small crops in the canonical head frame, as the open interior
-does), and one becomes the clip's :class:`ClosedLips`. Where a frame's target is closed and its
-source is open, that mouth is warped onto the target's lip contours and laid over the lips, more
-of it the further the source had to close. One sample for the clip, so the lips do not change
-texture between frames.
+closed mouths (crops in the canonical head frame, as the open interior does), and one becomes the
+clip's :class:`ClosedLips`. Where a frame's target is closed and its source is open, that mouth
+is placed on the target's mouth corners and laid over the lips, more of it the further the source
+had to close. One sample for the clip, so the lips do not change texture between frames.
 """
 
 from __future__ import annotations
@@ -27,8 +26,9 @@ from openlipsync.engine import mouth_shape as ms
 from openlipsync.engine.exemplars import cut, opening
 from openlipsync.engine.face_track import LIPS_OUTER
 
-#: Crops are cut at the face's own size up to this many pixels per inter-ocular unit.
-_MAX_PPU = 160.0
+#: Crops are cut at the face's own size up to this many pixels per inter-ocular unit: the lips are
+#: in plain view, so they are kept sharper than the interior (8 crops of at most 460x576 px).
+_MAX_PPU = 400.0
 #: Candidates kept while the tracker passes (the most closed mouths so far).
 _CANDIDATES = 8
 #: Inner lips further apart than this (inter-ocular units, ``exemplars.opening``) are not a closed
