@@ -12,7 +12,7 @@ import pytest
 from openlipsync.engine import mouth_shape as ms
 from openlipsync.engine.closed_lips import ClosedLips, ClosedLipsCollector, cheek_colour, shares
 from openlipsync.engine.composite import paste
-from openlipsync.engine.exemplars import crop_size, cut, opening
+from openlipsync.engine.exemplars import crop_size, cut, lip_colour, opening
 from openlipsync.engine.lite import MouthPose, render_mouth
 from tests.faces import meshed_frames
 
@@ -83,14 +83,35 @@ def test_a_mouth_that_never_closes_lends_no_lips(hairbun) -> None:
     assert collector.result() is None
 
 
-def test_merging_keeps_the_most_closed_mouths_of_every_run(hairbun) -> None:
-    halves = ClosedLipsCollector(), ClosedLipsCollector()
+def test_merging_pools_every_run_of_the_person(hairbun) -> None:
+    runs = ClosedLipsCollector(), ClosedLipsCollector()
     for k, (image, points) in enumerate(hairbun):
-        halves[k % 2].observe(image, points)
-    merged = ClosedLipsCollector.merged(list(halves)).result()
+        runs[k * 2 // len(hairbun)].observe(image, points)
+    merged = ClosedLipsCollector.merged(list(runs)).result()
     assert merged is not None
-    alone = _closed_lips(hairbun)
-    assert np.array_equal(merged.crop, alone.crop)
+    kept = [candidate.crop for run in runs for candidate in run._kept]
+    assert any(np.array_equal(merged.crop, crop) for crop in kept)
+
+
+def test_pressed_pale_lips_are_not_the_closed_mouth_lent(hairbun) -> None:
+    """A press rolls the lips in and pales them (woman_flags' most closed frame showed a lipless
+    mouth). Ten pressed frames, each as closed as her most closed one, lips painted the colour
+    of her cheeks: the collector lends a mouth with her usual lip colour instead."""
+    image, points = min(hairbun, key=lambda found: _gap(found[1]))
+    pressed = image.copy()
+    lips = np.vstack([points[list(ms.OUTER_UPPER)], points[list(ms.OUTER_LOWER)][::-1]])
+    cv2.fillPoly(pressed, [np.round(lips).astype(np.int32)], cheek_colour(image, points).round().tolist())
+    collector = ClosedLipsCollector()
+    for k, (frame, frame_points) in enumerate(hairbun):
+        collector.observe(frame, frame_points)
+        if k % 12 == 0:
+            collector.observe(pressed, points)
+    lent = collector.result()
+    assert lent is not None
+    usual = lip_colour(*cut(image, points, lent.ppu))
+    pale = lip_colour(*cut(pressed, points, lent.ppu))
+    own = lip_colour(lent.crop, lent.points)
+    assert np.linalg.norm(own - usual) < np.linalg.norm(own - pale) / 3
 
 
 def test_closed_lips_laid_on_their_own_frame_are_their_own(hairbun) -> None:

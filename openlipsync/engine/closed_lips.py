@@ -7,11 +7,12 @@ tongue stretched into a swollen lower lip: seen at 4x on woman_hairbun_closeup, 
 silence, and in the judges' figures as the old speech still moving the closed mouth. Standard and
 pro do not show it: they paste a closed mouth of the person's own.
 
-So while the tracker passes over the clip, :class:`ClosedLipsCollector` keeps the person's most
-closed mouths (crops in the canonical head frame, as the open interior does), and one becomes the
-clip's :class:`ClosedLips`. Where a frame's target is closed and its source is open, that mouth
-is placed on the target's mouth corners and laid over the lips, more of it the further the source
-had to close. One sample for the clip, so the lips do not change texture between frames.
+So while the tracker passes over the clip, :class:`ClosedLipsCollector` keeps the person's closed
+mouths whose lips have their usual colour (crops in the canonical head frame, as the open interior
+does), and one becomes the clip's :class:`ClosedLips`. Where a frame's target is closed and its
+source is open, that mouth is placed on the target's mouth corners and laid over the lips, more of
+it the further the source had to close. One sample for the clip, so the lips do not change texture
+between frames.
 """
 
 from __future__ import annotations
@@ -23,14 +24,18 @@ import numpy as np
 from scipy.ndimage import gaussian_filter1d, maximum_filter1d
 
 from openlipsync.engine import mouth_shape as ms
-from openlipsync.engine.exemplars import cut, opening
+from openlipsync.engine.exemplars import LIP_COLOUR_TOLERANCE, cut, lip_colour, opening
 from openlipsync.engine.face_track import LIPS_OUTER
 
 #: Crops are cut at the face's own size up to this many pixels per inter-ocular unit: the lips are
 #: in plain view, so they are kept sharper than the interior (8 crops of at most 460x576 px).
 _MAX_PPU = 400.0
-#: Candidates kept while the tracker passes (the most closed mouths so far).
-_CANDIDATES = 8
+#: Closed mouths kept while the tracker passes: those whose lips are nearest the usual colour. The
+#: most closed mouth is often a press, and pressed lips roll in and pale: on woman_flags it showed
+#: a lipless mouth. Lip colour is sampled on every _SAMPLE_EVERY-th face at _COLOUR_PPU.
+_CANDIDATES = 12
+_SAMPLE_EVERY = 5
+_COLOUR_PPU = 40.0
 #: Inner lips further apart than this (inter-ocular units, ``exemplars.opening``) are not a closed
 #: mouth; the mesh seldom brings them nearer than 0.02 (the shared clips' 5th percentile: 0-0.026).
 _CLOSED = 0.035
@@ -129,6 +134,7 @@ class ClosedLips:
 @dataclass
 class _Candidate:
     gap: float  # ``exemplars.opening``: lower is more closed
+    colour: np.ndarray  # CIELAB of the lips
     crop: np.ndarray
     ppu: float
     points: np.ndarray
@@ -136,10 +142,13 @@ class _Candidate:
 
 
 class ClosedLipsCollector:
-    """Watches the tracking pass (``observe`` per frame) and keeps the clip's most closed mouths."""
+    """Watches the tracking pass (``observe`` per frame): the colour of the person's lips in every
+    few frames, and the closed mouths whose lips look most like that."""
 
     def __init__(self) -> None:
-        self._kept: list[_Candidate] = []  # most closed first
+        self._kept: list[_Candidate] = []
+        self._colours: list[np.ndarray] = []  # lip colour of every _SAMPLE_EVERY-th face
+        self._faces = 0
 
     def observe(self, image: np.ndarray, points: np.ndarray | None) -> None:
         """One tracked frame: its landmarks, or None where it had no usable face."""
@@ -149,32 +158,63 @@ class ClosedLipsCollector:
         frame = ms.HeadFrame.from_points(points)
         canon = frame.to_canonical(points)
         gap = opening(canon)
-        if gap > _CLOSED or abs(float(canon[_NOSE_TIP, 0])) > _MAX_TURN:
+        closed = gap <= _CLOSED and abs(float(canon[_NOSE_TIP, 0])) <= _MAX_TURN
+        sample = self._faces % _SAMPLE_EVERY == 0
+        self._faces += 1
+        if not (closed or sample):
             return
-        if len(self._kept) >= _CANDIDATES and gap >= self._kept[-1].gap:
+        colour = lip_colour(*cut(image, points, _COLOUR_PPU))
+        if sample and np.isfinite(colour).all():
+            self._colours.append(colour)
+        if not closed or not np.isfinite(colour).all():
             return
+        if len(self._kept) >= _CANDIDATES:
+            typical = self._typical()
+            if _distance(colour, typical) >= max(_distance(c.colour, typical) for c in self._kept):
+                return
         ppu = float(min(frame.scale, _MAX_PPU))
         crop, crop_points = cut(image, points, ppu)
-        self._keep([*self._kept, _Candidate(gap, crop, ppu, crop_points, cheek_colour(image, points))])
+        candidate = _Candidate(gap, colour, crop, ppu, crop_points, cheek_colour(image, points))
+        self._keep([*self._kept, candidate])
+
+    def _typical(self) -> np.ndarray:
+        """The person's usual lip colour: the median of the sampled faces (of the candidates, before any)."""
+        colours = self._colours or [c.colour for c in self._kept]
+        return np.median(np.stack(colours), axis=0)
 
     def _keep(self, candidates: list[_Candidate]) -> None:
-        self._kept = sorted(candidates, key=lambda c: c.gap)[:_CANDIDATES]
+        """The _CANDIDATES of ``candidates`` whose lips are nearest the usual colour."""
+        if len(candidates) > _CANDIDATES:
+            typical = self._typical()
+            candidates = sorted(candidates, key=lambda c: _distance(c.colour, typical))[:_CANDIDATES]
+        self._kept = candidates
 
     @classmethod
     def merged(cls, collectors: list[ClosedLipsCollector]) -> ClosedLipsCollector:
-        """One collector holding the most closed mouths of several (one person's face runs)."""
+        """One collector over several (one person's face runs)."""
         merged = cls()
+        merged._colours = [c for each in collectors for c in each._colours]
+        merged._faces = sum(each._faces for each in collectors)
         merged._keep([c for each in collectors for c in each._kept])
         return merged
 
     def result(self) -> ClosedLips | None:
-        """The sharpest of the mouths nearly as closed as the most closed one, or None when the
-        clip never closed its mouth."""
+        """A closed mouth whose lips look like the person's usual ones (within
+        ``exemplars.LIP_COLOUR_TOLERANCE``, else the nearest few): the sharpest of those nearly as
+        closed as the most closed of them. None when the clip never closed its mouth."""
         if not self._kept:
             return None
-        closed = [c for c in self._kept if c.gap <= self._kept[0].gap + _AS_CLOSED]
-        best = max(closed, key=_sharpness)
+        typical = self._typical()
+        by_colour = sorted(self._kept, key=lambda c: _distance(c.colour, typical))
+        usual = [c for c in by_colour if _distance(c.colour, typical) <= LIP_COLOUR_TOLERANCE]
+        usual = usual or by_colour[:3]
+        most = min(c.gap for c in usual)
+        best = max((c for c in usual if c.gap <= most + _AS_CLOSED), key=_sharpness)
         return ClosedLips(best.crop, best.ppu, best.points, best.cheeks)
+
+
+def _distance(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.linalg.norm(a - b))
 
 
 def _sharpness(candidate: _Candidate) -> float:

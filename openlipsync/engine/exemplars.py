@@ -50,7 +50,7 @@ _TEETH_MIN_GAP = 0.03
 _TEETH_FULL = 1.5
 #: CIELAB distance from the usual lip colour that is always within it: a plainly visible change
 #: (a just noticeable one is 2-3); selfcheck's lip colour figure draws the line at the same place.
-_LIP_COLOUR_TOLERANCE = 8.0
+LIP_COLOUR_TOLERANCE = 8.0
 _THUMB = (24, 16)  # (w, h) of the grey thumbnail
 _THUMB_WINDOW = (-0.5, -0.2, 0.5, 0.45)  # what the thumbnail shows: the lips and the inner mouth
 
@@ -204,7 +204,7 @@ class ExemplarLibrary:
 
     def off_colour(self) -> np.ndarray:
         """(M,) bool: lips whose colour strays from this person's usual lips (further from the
-        median than three times the typical distance, and at least _LIP_COLOUR_TOLERANCE): pressed,
+        median than three times the typical distance, and at least LIP_COLOUR_TOLERANCE): pressed,
         licked or blurred lips that would flash pale or dark between the others."""
         seen = np.isfinite(self.lips).all(axis=1)
         if seen.sum() < 5:
@@ -212,7 +212,7 @@ class ExemplarLibrary:
         median = np.median(self.lips[seen], axis=0)
         distance = np.linalg.norm(np.nan_to_num(self.lips - median, nan=np.inf), axis=1)
         typical = float(np.median(distance[seen]))
-        return distance > max(_LIP_COLOUR_TOLERANCE, 3.0 * typical)
+        return distance > max(LIP_COLOUR_TOLERANCE, 3.0 * typical)
 
     def varied(self) -> bool:
         """Whether the person's mouth opens and closes enough for exemplars to say anything."""
