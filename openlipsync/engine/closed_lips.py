@@ -48,12 +48,12 @@ _NOSE_TIP = 1
 _STRETCH = 0.15
 #: The blend: the target's outer lips grown by _GROW, feathered by _SOFT (inter-ocular units).
 _GROW, _SOFT = 0.03, 0.015
-#: How much of the sample replaces the warped lips: none while the source opens less than
-#: _FROM more than the target, all of it from _FULL more; none for a target open past _OPEN_TO.
-_FROM, _FULL = 0.04, 0.12
+#: The sample replaces the warped lips where the source opens more than _OPEN_SOURCE past the
+#: target, and within _HOLD frames of such a frame (see ``shares``); none for a target open past
+#: _OPEN_TO, fading from _OPEN_FROM.
+_OPEN_SOURCE = 0.04
+_HOLD = 4
 _OPEN_FROM, _OPEN_TO = 0.03, 0.07
-#: Frames over which how far the source had to close is held (see ``shares``).
-_HOLD = 2
 _CHEEKS = (205, 425)
 
 
@@ -71,16 +71,18 @@ def shares(source_gaps: np.ndarray, target_gaps: np.ndarray) -> np.ndarray:
     """Share of the sample laid over each output frame's lips, from the inner gap of the source
     frame it shows (NaN without a face) and of its target.
 
-    How far the source had to close is held over a few frames and eased in and out: the old
-    speech opens and shuts the source within a closed target, and following it frame by frame
-    would flicker between the sample's lips and the squeezed ones.
+    Whether the source had to close is a yes or no, held over a few frames and eased in and out.
+    A share that followed how far the source was open would pass the old speech on: under a
+    closed target the lips would change from frame to frame as the old mouth opened and shut
+    (rendered from silence, man_address_fr's closed mouth followed his real one more than before),
+    and flicker between the sample's lips and the squeezed ones.
     """
     source_gaps = np.nan_to_num(np.asarray(source_gaps, np.float64), nan=0.0)
     target_gaps = np.asarray(target_gaps, np.float64)
     if not len(target_gaps):
         return np.zeros(0)
-    closing = np.clip((source_gaps - target_gaps - _FROM) / (_FULL - _FROM), 0.0, 1.0)
-    closing = np.minimum(gaussian_filter1d(maximum_filter1d(closing, 2 * _HOLD + 1), _HOLD / 2), 1.0)
+    held = maximum_filter1d((source_gaps - target_gaps > _OPEN_SOURCE).astype(np.float64), 2 * _HOLD + 1)
+    closing = np.maximum(held, gaussian_filter1d(held, _HOLD / 2))
     closed = np.clip((_OPEN_TO - target_gaps) / (_OPEN_TO - _OPEN_FROM), 0.0, 1.0)
     return closing * closed
 
