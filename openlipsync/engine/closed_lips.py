@@ -24,7 +24,7 @@ import numpy as np
 from scipy.ndimage import gaussian_filter1d, maximum_filter1d
 
 from openlipsync.engine import mouth_shape as ms
-from openlipsync.engine.exemplars import LIP_COLOUR_TOLERANCE, cut, lip_colour, opening
+from openlipsync.engine.exemplars import LIP_COLOUR_TOLERANCE, cut, lip_colour, opening, sharpness
 from openlipsync.engine.face_track import LIPS_OUTER
 
 #: Crops are cut at the face's own size up to this many pixels per inter-ocular unit: the lips are
@@ -156,9 +156,7 @@ class ClosedLipsCollector:
         """One tracked frame: its landmarks, or None where it had no usable face."""
         if points is None:
             return
-        points = np.asarray(points, np.float64)
-        frame = ms.HeadFrame.from_points(points)
-        canon = frame.to_canonical(points)
+        points, frame, canon = ms.in_head_frame(points)
         gap = opening(canon)
         closed = gap <= _CLOSED and abs(float(canon[_NOSE_TIP, 0])) <= _MAX_TURN
         sample = self._faces % _SAMPLE_EVERY == 0
@@ -220,10 +218,5 @@ def _distance(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def _sharpness(candidate: _Candidate) -> float:
-    """Variance of the Laplacian over the lips: motion blur and defocus lower it."""
-    grey = cv2.cvtColor(candidate.crop, cv2.COLOR_RGB2GRAY).astype(np.float32)
-    lap = cv2.Laplacian(grey, cv2.CV_32F)
-    mask = np.zeros(grey.shape, np.uint8)
-    cv2.fillPoly(mask, [np.round(candidate.points[list(LIPS_OUTER)]).astype(np.int32)], 1)
-    inside = lap[mask > 0]
-    return float(inside.var()) if inside.size > 8 else 0.0
+    """How sharp the lips are (``exemplars.sharpness`` inside the outer lips)."""
+    return sharpness(candidate.crop, candidate.points[list(LIPS_OUTER)])

@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 
 from openlipsync.engine import mouth_shape as ms
-from openlipsync.engine.exemplars import cut
+from openlipsync.engine.exemplars import cut, sharpness
 
 #: Crops are cut at the face's own size up to this many pixels per inter-ocular unit.
 _MAX_PPU = 160.0
@@ -159,9 +159,7 @@ class InteriorCollector:
         """One tracked frame: its landmarks, or None where it had no usable face."""
         if points is None:
             return
-        points = np.asarray(points, np.float64)
-        frame = ms.HeadFrame.from_points(points)
-        canon = frame.to_canonical(points)
+        points, frame, canon = ms.in_head_frame(points)
         gap = ms.inner_gap(points, frame)
         if gap < _MIN_GAP or abs(canon[_NOSE_TIP, 0]) > _MAX_TURN:
             return
@@ -196,11 +194,6 @@ class InteriorCollector:
 
 
 def _sharpness(candidate: _Candidate) -> float:
-    """Variance of the Laplacian inside the opening: motion blur and defocus lower it."""
-    grey = cv2.cvtColor(candidate.crop, cv2.COLOR_RGB2GRAY).astype(np.float32)
-    lap = cv2.Laplacian(grey, cv2.CV_32F)
-    pts = np.vstack([candidate.upper, candidate.lower[::-1]]) * candidate.ppu + candidate.origin
-    mask = np.zeros(grey.shape, np.uint8)
-    cv2.fillPoly(mask, [np.round(pts).astype(np.int32)], 1)
-    inside = lap[mask > 0]
-    return float(inside.var()) if inside.size > 8 else 0.0
+    """How sharp the opening is (``exemplars.sharpness`` between the inner lips)."""
+    opening = np.vstack([candidate.upper, candidate.lower[::-1]]) * candidate.ppu + candidate.origin
+    return sharpness(candidate.crop, opening)

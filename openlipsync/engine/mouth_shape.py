@@ -86,6 +86,13 @@ class HeadFrame:
         return pts * self.scale @ self.axes + self.origin
 
 
+def in_head_frame(points: np.ndarray) -> tuple[np.ndarray, HeadFrame, np.ndarray]:
+    """A face's landmarks as float64, its head frame, and the landmarks in that frame."""
+    points = np.asarray(points, np.float64)
+    frame = HeadFrame.from_points(points)
+    return points, frame, frame.to_canonical(points)
+
+
 def inner_gap(points: np.ndarray, frame: HeadFrame | None = None) -> float:
     """Inner-lip gap at the mouth centre, in inter-ocular units (0 = lips together)."""
     frame = frame or HeadFrame.from_points(points)
