@@ -32,8 +32,7 @@ from openlipsync.engine.face_track import LIPS_OUTER
 _MAX_PPU = 400.0
 #: Closed mouths kept while the tracker passes: those whose lips are nearest the usual colour. The
 #: most closed mouth is often a press, and pressed lips roll in and pale: on woman_flags it showed
-#: a lipless mouth. Only every _SAMPLE_EVERY-th face is looked at (its lip colour at _COLOUR_PPU):
-#: a clip's closed mouths last longer than that, and the tracking pass stays as fast.
+#: a lipless mouth. Lip colour is sampled on every _SAMPLE_EVERY-th face at _COLOUR_PPU.
 _CANDIDATES = 12
 _SAMPLE_EVERY = 5
 _COLOUR_PPU = 40.0
@@ -150,22 +149,24 @@ class ClosedLipsCollector:
 
     def __init__(self) -> None:
         self._kept: list[_Candidate] = []
-        self._colours: list[np.ndarray] = []  # lip colour of every face looked at
+        self._colours: list[np.ndarray] = []  # lip colour of every _SAMPLE_EVERY-th face
         self._faces = 0
 
     def observe(self, image: np.ndarray, points: np.ndarray | None) -> None:
         """One tracked frame: its landmarks, or None where it had no usable face."""
         if points is None:
             return
-        self._faces += 1
-        if (self._faces - 1) % _SAMPLE_EVERY:
-            return
         points, frame, canon = ms.in_head_frame(points)
-        colour = lip_colour(*cut(image, points, _COLOUR_PPU))
-        if not np.isfinite(colour).all():
+        gap = opening(canon)
+        closed = gap <= _CLOSED and abs(float(canon[_NOSE_TIP, 0])) <= _MAX_TURN
+        sample = self._faces % _SAMPLE_EVERY == 0
+        self._faces += 1
+        if not (closed or sample):
             return
-        self._colours.append(colour)
-        if opening(canon) > _CLOSED or abs(float(canon[_NOSE_TIP, 0])) > _MAX_TURN:
+        colour = lip_colour(*cut(image, points, _COLOUR_PPU))
+        if sample and np.isfinite(colour).all():
+            self._colours.append(colour)
+        if not closed or not np.isfinite(colour).all():
             return
         if len(self._kept) >= _CANDIDATES:
             typical = self._typical()
@@ -173,7 +174,7 @@ class ClosedLipsCollector:
                 return
         ppu = float(min(frame.scale, _MAX_PPU))
         crop, crop_points = cut(image, points, ppu)
-        candidate = _Candidate(opening(canon), colour, crop, ppu, crop_points, cheek_colour(image, points))
+        candidate = _Candidate(gap, colour, crop, ppu, crop_points, cheek_colour(image, points))
         self._keep([*self._kept, candidate])
 
     def _typical(self) -> np.ndarray:
