@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 
 from openlipsync.engine import mouth_shape as ms
-from openlipsync.engine.closed_lips import ClosedLips, ClosedLipsCollector, cheek_colour, shares
+from openlipsync.engine.closed_lips import ClosedLips, ClosedLipsCollector, shares
 from openlipsync.engine.composite import paste
 from openlipsync.engine.exemplars import crop_size, cut, lip_colour, opening
+from openlipsync.engine.interior import cheek_colour
 from openlipsync.engine.lite import MouthPose, render_mouth
 from tests.faces import meshed_frames
 

@@ -26,9 +26,10 @@ from scipy.ndimage import gaussian_filter1d, maximum_filter1d
 from openlipsync.engine import mouth_shape as ms
 from openlipsync.engine.exemplars import LIP_COLOUR_TOLERANCE, cut, lip_colour, opening, sharpness
 from openlipsync.engine.face_track import LIPS_OUTER
+from openlipsync.engine.interior import cheek_colour
 
 #: Crops are cut at the face's own size up to this many pixels per inter-ocular unit: the lips are
-#: in plain view, so they are kept sharper than the interior (8 crops of at most 460x576 px).
+#: in plain view, so they are kept sharper than the interior (12 crops of at most 460x576 px).
 _MAX_PPU = 400.0
 #: Closed mouths kept while the tracker passes: those whose lips are nearest the usual colour. The
 #: most closed mouth is often a press, and pressed lips roll in and pale: on woman_flags it showed
@@ -54,17 +55,6 @@ _GROW, _SOFT = 0.03, 0.015
 _OPEN_SOURCE = 0.04
 _HOLD = 4
 _OPEN_FROM, _OPEN_TO = 0.03, 0.07
-_CHEEKS = (205, 425)
-
-
-def cheek_colour(image: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """Mean RGB of small patches on both cheeks: the light on the face, per channel."""
-    h, w = image.shape[:2]
-    patches = []
-    for i in _CHEEKS:
-        x, y = np.clip(np.round(points[i]).astype(int), 0, (w - 1, h - 1))
-        patches.append(image[max(y - 2, 0): y + 3, max(x - 2, 0): x + 3].reshape(-1, 3))
-    return np.maximum(np.vstack(patches).mean(axis=0), 1.0)
 
 
 def shares(source_gaps: np.ndarray, target_gaps: np.ndarray) -> np.ndarray:
@@ -194,7 +184,6 @@ class ClosedLipsCollector:
         """One collector over several (one person's face runs)."""
         merged = cls()
         merged._colours = [c for each in collectors for c in each._colours]
-        merged._faces = sum(each._faces for each in collectors)
         merged._keep([c for each in collectors for c in each._kept])
         return merged
 

@@ -48,14 +48,25 @@ _CHEEKS = (205, 425)
 _NOSE_TIP = 1
 
 
-def lightness(image: np.ndarray, points: np.ndarray) -> float:
-    """Mean brightness of the cheeks: how lit the face is, to carry an interior between frames."""
+def _cheek_patches(image: np.ndarray, points: np.ndarray) -> list[np.ndarray]:
+    """The 5x5 pixels around each cheek landmark of ``_CHEEKS`` (fewer at the frame's edge)."""
     h, w = image.shape[:2]
-    vals = []
+    patches = []
     for i in _CHEEKS:
         x, y = np.clip(np.round(points[i]).astype(int), 0, (w - 1, h - 1))
-        vals.append(image[max(y - 2, 0): y + 3, max(x - 2, 0): x + 3].mean())
-    return float(max(np.mean(vals), 1.0))
+        patches.append(image[max(y - 2, 0): y + 3, max(x - 2, 0): x + 3])
+    return patches
+
+
+def lightness(image: np.ndarray, points: np.ndarray) -> float:
+    """Mean brightness of the cheeks: how lit the face is, to carry an interior between frames."""
+    return float(max(np.mean([patch.mean() for patch in _cheek_patches(image, points)]), 1.0))
+
+
+def cheek_colour(image: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Mean RGB of the cheeks: the light on the face per channel, to carry lips between frames."""
+    pixels = np.vstack([patch.reshape(-1, 3) for patch in _cheek_patches(image, points)])
+    return np.maximum(pixels.mean(axis=0), 1.0)
 
 
 def _curves(canon: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -18,9 +18,9 @@ import numpy as np
 from scipy.ndimage import gaussian_filter1d, maximum_filter1d
 
 from openlipsync.engine import mouth_shape as ms
-from openlipsync.engine.closed_lips import ClosedLips, cheek_colour, shares
+from openlipsync.engine.closed_lips import ClosedLips, shares
 from openlipsync.engine.face_track import LandmarkTrack
-from openlipsync.engine.interior import MouthInterior, lightness
+from openlipsync.engine.interior import MouthInterior, cheek_colour, lightness
 from openlipsync.engine.speech import MouthTargets
 from openlipsync.engine.warp import displacement, remap
 
