@@ -26,7 +26,7 @@ import cv2
 import numpy as np
 
 from openlipsync.engine import mouth_shape as ms
-from openlipsync.engine.face_track import NUM_LANDMARKS
+from openlipsync.engine.face_track import LIPS_OUTER, NUM_LANDMARKS
 
 #: The crop window (left, top, right, bottom) in canonical units around the mouth corners' midpoint:
 #: the lips at their widest and most open plus the skin the blend and colour match need around them.
@@ -51,6 +51,15 @@ _TEETH_FULL = 1.5
 #: CIELAB distance from the usual lip colour that is always within it: a plainly visible change
 #: (a just noticeable one is 2-3); selfcheck's lip colour figure draws the line at the same place.
 LIP_COLOUR_TOLERANCE = 8.0
+#: Exemplars compared for sharpness (``ExemplarLibrary.blur``) open within this much of each other
+#: (canonical units): an open mouth's teeth edges are sharper than any closed lips can be. At least
+#: _SHARP_PEERS nearest by opening are compared where fewer lie that close.
+_SHARP_GAP = 0.03
+_SHARP_PEERS = 8
+#: Lips at least this share of their peers' median sharpness are not blurred (the measure's own
+#: spread between neighbouring frames of one still mouth is about 10-15%); at _SHARP_NONE of it
+#: they are as good as smeared.
+_SHARP_ENOUGH, _SHARP_NONE = 0.8, 0.4
 _THUMB = (24, 16)  # (w, h) of the grey thumbnail
 _THUMB_WINDOW = (-0.5, -0.2, 0.5, 0.45)  # what the thumbnail shows: the lips and the inner mouth
 
@@ -223,6 +232,23 @@ class ExemplarLibrary:
         distance = np.linalg.norm(np.nan_to_num(self.lips - median, nan=np.inf), axis=1)
         typical = float(np.median(distance[seen]))
         return distance > max(LIP_COLOUR_TOLERANCE, 3.0 * typical)
+
+    def blur(self) -> np.ndarray:
+        """(M,) how blurred each exemplar's lips are next to the others of about the same opening:
+        0 as sharp as they usually are, 1 smeared. A mouth filmed in fast motion is
+        smeared over a frame; re-sequenced into a slow moment it reads as a soft, pale mouth
+        (woman_hairbun_closeup: a closed exemplar at 0.65 of its peers' sharpness showed as pale,
+        blurred lips on every frame of a silence that held it)."""
+        sharp = np.array([sharpness(crop, points[list(LIPS_OUTER)])
+                          for crop, points in zip(self.crops, self.points, strict=True)])
+        out = np.zeros(len(self))
+        for e, gap in enumerate(self.gap):
+            near = np.abs(self.gap - gap)
+            peers = near <= max(_SHARP_GAP, float(np.sort(near)[min(_SHARP_PEERS, len(near)) - 1]))
+            usual = float(np.median(sharp[peers]))
+            if usual > 0:
+                out[e] = (_SHARP_ENOUGH - sharp[e] / usual) / (_SHARP_ENOUGH - _SHARP_NONE)
+        return np.clip(out, 0.0, 1.0)
 
     def varied(self) -> bool:
         """Whether the person's mouth opens and closes enough for exemplars to say anything."""

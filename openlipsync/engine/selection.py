@@ -54,6 +54,14 @@ _LITE_COST = 4.0  # an exemplar 2 tolerances (0.06) off the target gap is as bad
 #: Extra cost of an exemplar whose lips stray from the person's usual colour (ExemplarLibrary.off_colour):
 #: as bad as lite, so one is shown only where nothing else has the shape.
 _OFF_COLOUR = _LITE_COST
+#: Extra cost of an exemplar whose lips are smeared (ExemplarLibrary.blur 1), less for one less
+#: blurred, where the target mouth holds still: a sharp mouth up to 0.028 off the target's gap is
+#: preferred (pricing blur as high as lite, 4, traded more of the motion: woman_hairbun_closeup's
+#: re-enacted r_open 0.43 -> 0.38 in pro, where 2 gives 0.41 and the same lip colour). Motion blur
+#: belongs to motion, so it costs nothing where the target moves _MOVING canonical units a frame or
+#: more (a mouth opening fully in three frames moves 0.06-0.1).
+_BLURRED = 2.0
+_MOVING = 0.03
 _CUT_COST = 0.5
 _THUMB_WEIGHT = 0.5
 _HOLD_COST = 0.5  # showing the same exemplar again: a frozen mouth while speaking
@@ -95,15 +103,16 @@ def _audio_distances(library: ExemplarLibrary, features: np.ndarray) -> np.ndarr
 
 def _target_costs(library: ExemplarLibrary, gaps: np.ndarray, widths: np.ndarray, teeth: np.ndarray,
                   closed: np.ndarray, poses: np.ndarray, features: np.ndarray | None,
-                  unrest: np.ndarray | None, off_colour: np.ndarray) -> np.ndarray:
-    """(n, M) cost of showing each exemplar on each of n frames."""
+                  unrest: np.ndarray | None, off_colour: np.ndarray, blurred: np.ndarray) -> np.ndarray:
+    """(n, M) cost of showing each exemplar on each of n frames; ``off_colour`` (M,) is what each
+    one's lips cost wherever it shows, ``blurred`` (n, M) what they cost on each frame."""
     lib_width = np.clip((library.width - np.median(library.width)) / WIDTH_SPAN, -1.0, 1.0)
     cost = ((library.gap[None, :] - gaps[:, None]) / _GAP_TOLERANCE) ** 2
     cost += _WIDTH_WEIGHT * ((lib_width[None, :] - widths[:, None]) / _WIDTH_TOLERANCE) ** 2
     cost += np.where(closed[:, None], 0.0,
                      _TEETH_WEIGHT * ((library.teeth[None, :] - teeth[:, None]) / _TEETH_TOLERANCE) ** 2)
     cost += np.where(closed[:, None] & (library.gap[None, :] > _CLOSED_GAP), _OPEN_WHEN_CLOSED, 0.0)
-    cost += np.where(off_colour, _OFF_COLOUR, 0.0)[None, :]
+    cost += np.where(off_colour, _OFF_COLOUR, 0.0)[None, :] + blurred
     if unrest is not None:
         cost += np.where(closed[:, None], _REST_WEIGHT * (unrest[None, :] / _REST_TOLERANCE) ** 2, 0.0)
     has_pose = np.isfinite(poses).all(axis=1)
@@ -119,7 +128,9 @@ def _candidates(library: ExemplarLibrary, targets: MouthTargets, gaps: np.ndarra
     """The ``count`` cheapest exemplars per frame, (N, count) indices and costs, in index order."""
     n, m = len(gaps), len(library)
     count = min(count, m)
-    off_colour = library.off_colour()
+    off_colour, blur = library.off_colour(), library.blur()
+    speed = np.abs(np.gradient(gaps)) if n > 1 else np.zeros(n)
+    still = np.clip(1.0 - speed / _MOVING, 0.0, 1.0)
     idx = np.empty((n, count), np.int64)
     costs = np.empty((n, count))
     for start in range(0, n, _BLOCK):
@@ -128,7 +139,7 @@ def _candidates(library: ExemplarLibrary, targets: MouthTargets, gaps: np.ndarra
         cost = _target_costs(library, gaps[start:stop], np.asarray(targets.width[start:stop], np.float64),
                              np.asarray(targets.articulation[start:stop, _TEETH], np.float64),
                              np.asarray(targets.closed[start:stop], bool), poses[start:stop], feats, unrest,
-                             off_colour)
+                             off_colour, _BLURRED * still[start:stop, None] * blur[None, :])
         # Stable ordering (cost, then index) keeps the choice deterministic under ties.
         best = np.sort(np.argsort(cost, axis=1, kind="stable")[:, :count], axis=1)
         idx[start:stop] = best
