@@ -8,8 +8,9 @@ speed    the 10 s 1280x720 30 fps clip (whose mouth barely moves: standard and p
 memory   peak RSS of standard and pro renders of a talking clip repeated to 10 s and to 60 s,
          each in a fresh process.
 quality  every talking clip in ../shared/media with a speech track not its own, judged by
-         ../shared/tools/syncjudge; one contact sheet per clip of mouth crops over the same
-         stretch of speech: input, lite, standard, pro (docs/modes_<clip>.png).
+         ../shared/tools/syncjudge, and its lips' colour checked against the input's by
+         ../shared/tools/syncjudge/selfcheck; one contact sheet per clip of mouth crops over the
+         same stretch of speech: input, lite, standard, pro (docs/modes_<clip>.png).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import cv2
 import numpy as np
 
 from benchmarks.quality import PAIRS, has_audio, judge
+from benchmarks.reenact import selfcheck
 from benchmarks.report import OUT, ROOT, media, repeated_clip, write_section
 from benchmarks.speed import transcode
 from openlipsync.engine import mouth_shape as ms
@@ -169,25 +171,28 @@ def contact_sheet(clip: Path, outputs: dict[str, Path], speech: Path, path: Path
 
 def quality() -> None:
     lines = ["| clip | speech | mode | r_best | best_lag | r_best vs own audio | silence_ratio | "
-             "mouth_jitter (input) | psnr_outside dB | render s | notes |",
-             "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+             "silent frames | mouth_jitter (input) | lip_colour_off (input) | psnr_outside dB | render s | "
+             "notes |",
+             "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     sheets = []
     began = time.perf_counter()
     for clip_name, speech_name in PAIRS:
         clip, speech = media(clip_name), media(speech_name)
         clip_speaks = has_audio(clip)
         input_jitter = judge(clip, audio=speech)["mouth_jitter"]
+        input_colour = selfcheck(clip, clip)["lip_colour_off"]
         outputs = {}
         for mode in MODES:
             out = outputs[mode] = OUT / f"modes_{mode}_{clip.stem}.mp4"
             summary = render(clip, speech, out, RenderOptions(mode=mode))
             new = judge(out, reference=clip)
             own = judge(out, audio=clip)["r_best"] if clip_speaks else None
+            colour = selfcheck(clip, out)["lip_colour_off"]
             lines.append(
                 f"| {clip_name} | {speech_name} | {mode} | {new['r_best']:.2f} | {new['best_lag']} | "
                 f"{'n/a (no audio)' if own is None else f'{own:.2f}'} | {new['silence_ratio']:.2f} | "
-                f"{new['mouth_jitter']:.2f} ({input_jitter:.2f}) | "
-                f"{new.get('psnr_outside', float('nan')):.1f} | "
+                f"{new['silent_frames']} | {new['mouth_jitter']:.2f} ({input_jitter:.2f}) | "
+                f"{colour:.3f} ({input_colour:.3f}) | {new.get('psnr_outside', float('nan')):.1f} | "
                 f"{summary.elapsed_s:.1f} | {'; '.join(summary.notes)} |")
             print(lines[-1], flush=True)
         sheet = ROOT / "docs" / f"modes_{clip.stem}.png"
@@ -196,6 +201,10 @@ def quality() -> None:
     body = ("Each clip rendered in every mode with a speech track that is not its own; judged by "
             "`../shared/tools/syncjudge/run OUT --reference IN` (the new audio is OUT's track) and, for "
             "'vs own audio', `--audio IN` (the clip's original speech: low is good, the old speech is gone). "
+            "`silent frames`: the judge's count of frames where the new speech is silent, over whose "
+            "pairs it takes mouth_jitter. `lip_colour_off`: `../shared/tools/syncjudge/selfcheck IN OUT`'s "
+            "share of output frames whose lips stray from the input's usual lip colour (the input against "
+            "itself in brackets: light and motion in the real clip). "
             f"Load average at the end: {_load()}; {time.perf_counter() - began:.0f} s in all.\n\n"
             + "\n".join(lines)
             + "\n\nContact sheets, mouth crops over the 12 output frames where the new speech opens the "
