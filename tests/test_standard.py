@@ -357,3 +357,18 @@ def test_colour_match_ignores_what_is_not_skin_in_the_ring():
     brighter = layer + 20
     matched = _colour_matched(layer, brighter, ring, frame)
     assert np.abs(matched[40:60, 40:60] - (skin + 20)).max() < 2, "a change of light did not carry over"
+
+
+def test_colour_match_darkens_the_lips_as_the_light_darkens_the_skin():
+    """A shadow scales what it falls on: skin at 0.7 of its light puts the exemplar's lips at 0.7
+    of theirs, not as many levels down as the brighter skin went (which made lips too dark)."""
+    frame = ms.HeadFrame(origin=np.array([50.0, 50.0]), axes=np.eye(2), scale=60.0)
+    skin, lips = np.array([200.0, 150.0, 130.0], np.float32), np.array([150.0, 60.0, 70.0], np.float32)
+    layer = np.broadcast_to(skin, (100, 100, 3)).astype(np.float32)
+    layer[40:60, 30:70] = lips
+    ring = np.zeros((100, 100), np.float32)
+    ring[10:90, 10:20] = ring[10:90, 80:90] = ring[10:20, 10:90] = ring[80:90, 10:90] = 1
+    shade = 0.7
+    matched = _colour_matched(layer, layer * shade, ring, frame)
+    assert np.abs(matched[45:55, 40:60] - lips * shade).max() < 3, matched[50, 50]
+    assert np.abs(matched[10:20, 10:90] - skin * shade).max() < 3, matched[15, 50]
