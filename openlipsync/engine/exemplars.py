@@ -237,8 +237,8 @@ class ExemplarLibrary:
         """(M,) how blurred each exemplar's lips are next to the others of about the same opening:
         0 as sharp as they usually are, 1 smeared. A mouth filmed in fast motion is
         smeared over a frame; re-sequenced into a slow moment it reads as a soft, pale mouth
-        (woman_hairbun_closeup: a closed exemplar at 0.65 of its peers' sharpness showed as pale,
-        blurred lips on every frame of a silence that held it)."""
+        (woman_hairbun_closeup re-enacted in pro: a dark smear of tongue and lips over frames
+        366-368, where her sharp teeth at about the same opening show now)."""
         sharp = np.array([sharpness(crop, points[list(LIPS_OUTER)])
                           for crop, points in zip(self.crops, self.points, strict=True)])
         out = np.zeros(len(self))
