@@ -95,9 +95,37 @@ def test_open_target_shows_a_dark_mouth_where_closed_shows_lips(face):
         x, y = np.round(where(ms.retarget(points, gap, 0.0))).astype(int)
         return float(out[y - 2 : y + 3, x - 3 : x + 4].mean())
 
-    cavity = luma(0.3, lambda p: 0.3 * p[ms.UPPER_MID] + 0.7 * p[ms.LOWER_MID])  # below the upper teeth
+    cavity = luma(0.3, lambda p: 0.5 * p[ms.UPPER_MID] + 0.5 * p[ms.LOWER_MID])  # the back of the mouth
     lower_lip = luma(0.0, lambda p: 0.5 * p[ms.LOWER_MID] + 0.5 * p[17])
     assert cavity < 0.6 * lower_lip, (cavity, lower_lip)
+
+
+def test_a_painted_mouth_has_both_rows_of_teeth_and_a_tongue(face):
+    """Her clip never shows an open mouth, so lite paints one. Opened wide, it must read as a mouth:
+    upper teeth under the upper lip, lower teeth over the lower lip, a red tongue behind them and
+    a dark throat between; and the upper row must show teeth (darker where two meet), not a stripe."""
+    image, points = face
+    out = image.copy()
+    paste(out, *render_mouth(out, points, MouthPose(gap=0.3, width=0.0)))
+    target = ms.retarget(points, 0.3, 0.0)
+    frame = ms.HeadFrame.from_points(target)
+    down = frame.axes[1] * frame.scale  # one inter-ocular unit down the face, in pixels
+
+    def rgb(at: np.ndarray) -> np.ndarray:
+        x, y = np.round(at).astype(int)
+        return out[y - 1 : y + 2, x - 1 : x + 2].reshape(-1, 3).astype(np.float32).mean(0)
+
+    upper, lower = target[ms.UPPER_MID], target[ms.LOWER_MID]
+    throat = rgb((upper + lower) / 2).mean()
+    upper_teeth = rgb(upper + 0.03 * down).mean()
+    lower_teeth = rgb(lower - 0.015 * down).mean()
+    tongue = rgb(lower - 0.06 * down)
+    assert upper_teeth > 3 * throat and lower_teeth > 2 * throat, (upper_teeth, lower_teeth, throat)
+    assert tongue.mean() > 1.5 * throat and tongue[0] > tongue[1] + 40, (tongue, throat)
+    # Along the upper row, one tooth's width (0.13 inter-ocular units) either side of the centre.
+    across = frame.axes[0] * frame.scale
+    row = [rgb(upper + 0.03 * down + t * across).mean() for t in np.linspace(-0.13, 0.13, 27)]
+    assert min(row) < 0.93 * max(row), row
 
 
 @pytest.fixture(scope="module")

@@ -287,3 +287,16 @@ def test_a_frame_that_cannot_be_rendered_is_kept_not_fatal(tmp_path, monkeypatch
     assert any("could not be re-rendered" in note for note in summary.notes)
     source = _decoded(clip, 0.0, 1.0, 10)
     assert psnr(frames(out)[3], source[3].image) > 40
+
+
+def test_notes_say_when_the_inside_of_the_mouth_is_painted(tmp_path):
+    """woman_room_landscape.mp4's mouth never opens: the teeth and tongue lite shows are painted, and
+    the user is told. woman_flags.mp4 shows her open mouth, which lite uses: no such note."""
+    speech = shared_media("speech_en_a.wav")
+    closed = render(shared_media("woman_room_landscape.mp4"), speech, tmp_path / "room.mp4",
+                    RenderOptions(mode="lite", end=1.0))
+    assert any("never shows" in note and "painted" in note for note in closed.notes), closed.notes
+    talking = render(shared_media("woman_flags.mp4"), speech, tmp_path / "flags.mp4",
+                     RenderOptions(mode="lite", end=2.0))
+    assert talking.frames_with_face > 0
+    assert not any("painted" in note for note in talking.notes), talking.notes

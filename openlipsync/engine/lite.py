@@ -5,8 +5,8 @@ target's in (mouth_shape.retarget), so the old speech does not show through. The
 stretch lip pixels, so what shows between the lips of an open target comes from the person's
 own open mouth elsewhere in the clip (``interior``): their teeth, tongue and shading, fitted to
 the target's lips in every open frame, so the teeth do not change from frame to frame. Only a
-clip that never opens its mouth gets a painted cavity: a dark, shaded interior with a hint of
-upper teeth, lit like the face around it.
+clip that never opens its mouth gets a painted one (``cavity``): both rows of teeth, a tongue and
+a shaded cavity, lit like the face around it.
 """
 
 from __future__ import annotations
@@ -18,18 +18,13 @@ import numpy as np
 from scipy.ndimage import gaussian_filter1d, maximum_filter1d
 
 from openlipsync.engine import mouth_shape as ms
+from openlipsync.engine.cavity import filled, paint_cavity
 from openlipsync.engine.closed_lips import ClosedLips, shares
 from openlipsync.engine.face_track import LandmarkTrack
 from openlipsync.engine.interior import MouthInterior, cheek_colour, lightness
 from openlipsync.engine.speech import MouthTargets
 from openlipsync.engine.warp import displacement, remap
 
-_CAVITY_RGB = np.array([62.0, 24.0, 28.0])
-_TEETH_RGB = np.array([226.0, 218.0, 204.0])
-#: Where painted upper teeth meet, from the mouth's centre line (inter-ocular units: a central
-#: incisor is ~8.5 mm wide, a lateral ~6.5 mm, against ~63 mm between the eyes), and how sharp.
-_TOOTH_EDGES = (0.0, 0.135, 0.24)
-_TOOTH_SEAM = 0.009
 #: A source opening shows teeth when the band next to a lip is this much brighter than the lip
 #: (teeth are pale, the inside of a mouth dark); below _TEETH_MIN_GAP there is nothing to see.
 _TEETH_CONTRAST = 1.2
@@ -120,13 +115,6 @@ def _amounts(track: LandmarkTrack, source_gaps: np.ndarray, source: np.ndarray, 
     return np.maximum(ramp, needed)
 
 
-def _filled(shape: tuple[int, int], polygon: np.ndarray) -> np.ndarray:
-    """A float mask with ``polygon`` filled, anti-aliased at quarter-pixel precision."""
-    mask = np.zeros(shape, np.float32)
-    cv2.fillPoly(mask, [np.round(polygon * 4).astype(np.int32)], 1.0, lineType=cv2.LINE_AA, shift=2)
-    return mask
-
-
 def _region(points: np.ndarray, target: np.ndarray, frame: ms.HeadFrame, shape: tuple[int, ...]):
     """Pinned anchors around the lower face, and the box the blend mask can reach.
 
@@ -158,69 +146,6 @@ def _teeth_showing(image: np.ndarray, points: np.ndarray, frame: ms.HeadFrame,
     return upper > _TEETH_CONTRAST, lower > _TEETH_CONTRAST
 
 
-def _cavity(patch: np.ndarray, target: np.ndarray, box, frame: ms.HeadFrame, gap: float,
-            kept: tuple[float, float], light: float) -> None:
-    """Paint the inner mouth into ``patch`` (in place) where the target opens past the source.
-
-    The teeth are fixed to the jaws, so where the source shows teeth, a mouth that opens wider
-    keeps them next to their lip (``kept``: how much of the source's opening the upper and the
-    lower lip carry along, each half-lip spline moving it with its lip) and only the new cavity
-    between them is painted; stretching or fading the teeth across it looked smeared. Where the
-    source shows only its dark inside, all of it is painted, upper teeth included.
-    """
-    upper, lower = (frame.to_canonical(target[list(side)]) for side in (ms.INNER_UPPER, ms.INNER_LOWER))
-    left, right = upper[0, 0], upper[-1, 0]
-    top = upper + np.c_[np.zeros(len(upper)), kept[0] * ms.lip_profile(upper[:, 0], left, right)]
-    bottom = lower - np.c_[np.zeros(len(lower)), kept[1] * ms.lip_profile(lower[:, 0], left, right)]
-    bottom[:, 1] = np.maximum(bottom[:, 1], top[:, 1])
-    contour = frame.to_image(np.vstack([top, bottom[::-1]]))
-    blur = max(frame.scale * 0.012, 0.6)
-    pad = int(np.ceil(frame.scale * 0.05 * 3)) + 2
-    # Work only on the mouth's own box inside the patch: the cavity is a small part of the face.
-    mx0, my0 = np.maximum(np.floor(contour.min(axis=0)).astype(int) - pad - (box[0], box[1]), 0)
-    mx1, my1 = np.ceil(contour.max(axis=0)).astype(int) + pad - (box[0], box[1])
-    sub = patch[my0:my1, mx0:mx1]
-    h, w = sub.shape[:2]
-    if h == 0 or w == 0:
-        return
-    offset = (box[0] + mx0, box[1] + my0)
-    mask = _filled((h, w), contour - offset)
-
-    # Teeth: a band under the upper lip over the middle of the mouth, as deep as the gap allows,
-    # less what the source already shows there.
-    depth = min(0.42 * gap, 0.07) - kept[0]
-    mid, half = (left + right) / 2, (right - left) / 2
-    edge = top[np.abs(top[:, 0] - mid) <= 0.72 * half]
-    teeth = np.zeros((h, w), np.float32)
-    if depth > 0.005 and len(edge) > 1:
-        teeth = _filled((h, w), frame.to_image(np.vstack([edge, (edge + (0, depth))[::-1]])) - offset)
-
-    mask = cv2.GaussianBlur(mask, (0, 0), blur)
-    teeth = cv2.GaussianBlur(teeth, (0, 0), blur) * mask * 0.85
-    # Darker towards the back of the mouth: shade by distance from the lip line.
-    inner = cv2.GaussianBlur(mask, (0, 0), max(frame.scale * 0.05, 1.0))
-    shade = 1.0 - 0.45 * np.clip(inner * 1.4, 0.0, 1.0)
-    synth = (_CAVITY_RGB * light).astype(np.float32) * shade[..., None]
-    if teeth.any():
-        tooth = _TEETH_RGB * light * _tooth_shading(frame, edge, depth, offset, (h, w))[..., None]
-        synth += teeth[..., None] * (tooth.astype(np.float32) - synth)
-    sub += mask[..., None] * (synth - sub)
-
-
-def _tooth_shading(frame: ms.HeadFrame, edge: np.ndarray, depth: float, offset, shape: tuple[int, int]):
-    """Brightness (h, w) of painted upper teeth: the upper lip's shadow, then lit enamel, and the
-    darker lines between the incisors and canines, so the band reads as teeth and not a stripe."""
-    h, w = shape
-    ys, xs = np.mgrid[0:h, 0:w]
-    canon = frame.to_canonical(np.stack([xs + offset[0], ys + offset[1]], -1).reshape(-1, 2)).reshape(h, w, 2)
-    order = np.argsort(edge[:, 0])
-    down = np.clip((canon[..., 1] - np.interp(canon[..., 0], edge[order, 0], edge[order, 1])) / depth, 0, 1)
-    lit = 0.72 + 0.28 * np.clip(down / 0.3, 0.0, 1.0) - 0.1 * down
-    across = np.abs(canon[..., 0] - edge[:, 0].mean())
-    seams = sum(np.exp(-(((across - at) / _TOOTH_SEAM) ** 2)) for at in _TOOTH_EDGES)
-    return lit * (1.0 - 0.2 * np.clip(seams, 0.0, 1.0))
-
-
 def _lightness(image: np.ndarray, points: np.ndarray) -> float:
     """Cheek brightness relative to a well-lit face, so painted teeth are not brighter than skin."""
     return float(np.clip(lightness(image, points) / 170.0, 0.35, 1.15))
@@ -240,7 +165,7 @@ def _split_mask(target: np.ndarray, frame: ms.HeadFrame, box, shape: tuple[int, 
     far = 4.0
     above = np.vstack([[line[0] + (-far, 0)], line, [line[-1] + (far, 0)], [line[-1] + (far, -far)],
                        [line[0] + (-far, -far)]])
-    return _filled(shape, frame.to_image(above) - (x0, y0))
+    return filled(shape, frame.to_image(above) - (x0, y0))
 
 
 def _inset_lips(points: np.ndarray, amounts: tuple[float, float]) -> np.ndarray:
@@ -303,7 +228,7 @@ def render_mouth(image: np.ndarray, points: np.ndarray, pose: MouthPose, lips: n
         interior.paint(patch, target, box, frame, lightness(image, points))
     elif opening:
         kept = tuple(source_gap / 2 if shown else 0.0 for shown in teeth)
-        _cavity(patch, target, box, frame, pose.gap, kept, _lightness(image, points))
+        paint_cavity(patch, target, box, frame, pose.gap, kept, _lightness(image, points))
     if closed is not None and closed[1] > 0:
         closed[0].paint(patch, target, box, frame, cheek_colour(image, points), closed[1])
 

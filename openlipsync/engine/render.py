@@ -223,6 +223,9 @@ def render(
     if fit is not None:
         source_name = "the calibration clip" if options.calibration_video else "the input's own speech"
         notes.append(f"mouth movements calibrated to this speaker on {fit.frames} frames of {source_name}")
+    if interior is None and with_face:
+        notes.append("mouth interior: the input never shows this person's mouth open, so the teeth and "
+                     "tongue between parted lips are painted, not their own")
     if failed:
         notes.append(f"{failed} frames could not be re-rendered and were left as they were")
     if with_face + failed == 0:
