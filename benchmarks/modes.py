@@ -22,13 +22,13 @@ import sys
 import time
 from pathlib import Path
 
-import av
 import cv2
 import numpy as np
 
 from benchmarks.quality import PAIRS, has_audio, judge
 from benchmarks.reenact import selfcheck
 from benchmarks.report import OUT, ROOT, media, repeated_clip, write_section
+from benchmarks.sheets import decode_frames
 from benchmarks.speed import transcode
 from openlipsync.engine import mouth_shape as ms
 from openlipsync.engine.exemplars import crop_size
@@ -124,17 +124,6 @@ def memory() -> None:
                   "python -m benchmarks.modes memory")
 
 
-def _decode(path: Path, start: int, count: int) -> list[np.ndarray]:
-    out = []
-    with av.open(str(path)) as container:
-        for i, frame in enumerate(container.decode(video=0)):
-            if i >= start + count:
-                break
-            if i >= start:
-                out.append(frame.to_ndarray(format="rgb24"))
-    return out
-
-
 def _loudest_stretch(speech: Path, fps: float, frames: int) -> int:
     """First frame of the ``SHEET_FRAMES`` output frames where the new speech opens the mouth most."""
     targets = analyse_speech(iter_audio(speech, rate=SPEECH_RATE), SPEECH_RATE, np.arange(frames) / fps)
@@ -148,8 +137,8 @@ def contact_sheet(clip: Path, outputs: dict[str, Path], speech: Path, path: Path
     """Rows of mouth crops (input, then each mode) over the same stretch of output frames."""
     info = probe_video(outputs["lite"])
     start = _loudest_stretch(speech, info.fps, info.frame_count)
-    rows = {"input": _decode(clip, start, SHEET_FRAMES)}
-    rows.update({mode: _decode(out, start, SHEET_FRAMES) for mode, out in outputs.items()})
+    rows = {"input": decode_frames(clip, start, SHEET_FRAMES)}
+    rows.update({mode: decode_frames(out, start, SHEET_FRAMES) for mode, out in outputs.items()})
     track = track_faces(rows["input"], *rows["input"][0].shape[1::-1])
     lines = []
     for name, images in rows.items():

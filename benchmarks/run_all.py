@@ -16,6 +16,7 @@ BENCHMARKS = [
     ("benchmarks.memory", ["--long"]),  # about 20 minutes: a 10-minute 1080p render
     ("benchmarks.quality", []),  # lite, with its contact sheet; modes judges all three
     ("benchmarks.modes", []),
+    ("benchmarks.painted", []),  # a few minutes: lite's painted mouth on the clip that never opens it
     ("benchmarks.people", []),  # a few minutes: the speaker choice on composed clips, tracking cost
     ("benchmarks.tracker", []),  # a few minutes: the landmark model run directly against MediaPipe's graph
     ("benchmarks.throughput", []),

@@ -37,7 +37,7 @@ ZOOM_AT, ZOOM = (1, 4, 7), 4  # frames of the strip shown large, and how large
 LABEL_W = 80
 
 
-def _decode(path: Path, start: int, count: int) -> list[np.ndarray]:
+def decode_frames(path: Path, start: int, count: int) -> list[np.ndarray]:
     """Frames ``start`` .. ``start + count - 1`` of ``path`` as RGB."""
     with av.open(str(path)) as container:
         frames = itertools.islice(container.decode(video=0), start, start + count)
@@ -119,8 +119,8 @@ def main(argv: list[str] | None = None) -> int:
         with av.open(str(outputs["lite"])) as container:
             fps = float(container.streams.video[0].average_rate)
         start = loudest_stretch(speech, fps, int(SECONDS * fps))
-        rows = {"input": _decode(clip, start, STRIP)}
-        rows.update({mode: _decode(path, start, STRIP) for mode, path in outputs.items()})
+        rows = {"input": decode_frames(clip, start, STRIP)}
+        rows.update({mode: decode_frames(path, start, STRIP) for mode, path in outputs.items()})
         track = track_faces(iter(rows["input"]), rows["input"][0].shape[1], rows["input"][0].shape[0])
         centres = track.points[:, list(ms.OUTER)].mean(axis=1)
         scale = float(np.nanmedian(ms.HeadFrame.from_points(track.points[int(np.argmax(track.ok))]).scale))
