@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from openlipsync.engine import mouth_shape as ms
+from openlipsync.engine import pages
 from openlipsync.engine.exemplars import WIDTH_SPAN, mouth_width
 from openlipsync.engine.face_track import LandmarkTrack
 from openlipsync.engine.speech import MouthTargets, analyse_speech
@@ -61,9 +62,9 @@ def measured_mouth(track: LandmarkTrack, frames: np.ndarray) -> tuple[np.ndarray
     """(opening as a share of the speaker's wide opening, width target units) of ``frames``."""
     gaps = np.full(len(frames), np.nan)
     widths = np.full(len(frames), np.nan)
-    for k, i in enumerate(frames):
+    for k, (i, face) in enumerate(pages.rows(track.points, frames)):
         if track.ok[i]:
-            pts = track.points[i].astype(np.float64)
+            pts = face.astype(np.float64)
             frame = ms.HeadFrame.from_points(pts)
             gaps[k] = ms.inner_gap(pts, frame)
             widths[k] = mouth_width(frame.to_canonical(pts))

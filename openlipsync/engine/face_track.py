@@ -39,6 +39,7 @@ import cv2
 import mediapipe as mp
 import numpy as np
 
+from openlipsync.engine import pages
 from openlipsync.engine.mesh_model import MeshModel, Roi
 from openlipsync.engine.smoothing import contiguous_runs, smooth_run
 
@@ -419,6 +420,8 @@ class FrameStore:
             self.array = bigger
         self.array[self.count] = np.nan if points is None else points
         self.count += 1
+        if self.count % pages.EVERY == 0:
+            pages.release(self.array)
 
     def frames(self) -> np.ndarray:
         """The frames so far as a plain ndarray view of the map: indexing a ``np.memmap`` wraps every
@@ -476,5 +479,6 @@ def smoothed_track(frames: int, pieces: Iterable[tuple[int, np.ndarray, np.ndarr
         scale = eye_distance(raw_points)
         for start, stop in contiguous_runs(np.asarray(flags, dtype=bool)):
             smooth_run(raw_points[start:stop], out[first + start : first + stop], scale[start:stop])
+    pages.release(out)
     out.flags.writeable = False
     return LandmarkTrack(points=out, ok=ok, width=int(width), height=int(height))

@@ -18,6 +18,7 @@ import numpy as np
 from scipy.ndimage import gaussian_filter1d, maximum_filter1d
 
 from openlipsync.engine import mouth_shape as ms
+from openlipsync.engine import pages
 from openlipsync.engine.cavity import filled, paint_cavity
 from openlipsync.engine.closed_lips import ClosedLips, shares
 from openlipsync.engine.face_track import LandmarkTrack
@@ -59,8 +60,8 @@ class LiteRenderer:
     def __init__(self, track: LandmarkTrack, targets: MouthTargets, source: np.ndarray | None = None,
                  interior: MouthInterior | None = None, closed: ClosedLips | None = None) -> None:
         source_gaps = np.full(len(track.ok), np.nan)
-        for i in np.flatnonzero(track.ok):
-            source_gaps[i] = ms.inner_gap(track.points[i])
+        for i, points in pages.rows(track.points, np.flatnonzero(track.ok)):
+            source_gaps[i] = ms.inner_gap(points)
         sample = np.flatnonzero(track.ok)[:: max(int(track.ok.sum()) // 400, 1)]
         max_gap = ms.typical_max_gap(source_gaps[sample])
         gaps = np.where(targets.closed, 0.0, targets.open * max_gap)
@@ -101,8 +102,8 @@ def _amounts(track: LandmarkTrack, source_gaps: np.ndarray, source: np.ndarray, 
     if len(frames):
         lips = list(ms.LIPS)
         canon = np.full((n, len(lips), 2), np.nan)
-        for i in frames:
-            canon[i] = ms.HeadFrame.from_points(track.points[i]).to_canonical(track.points[i][lips])
+        for i, points in pages.rows(track.points, frames):
+            canon[i] = ms.HeadFrame.from_points(points).to_canonical(points[lips])
         # Movement into each frame from the one before (none before the first); no face is motion.
         step = np.zeros(n + 1)
         step[1:n] = np.nan_to_num(np.abs(np.diff(canon, axis=0)).max(axis=(1, 2)), nan=np.inf)

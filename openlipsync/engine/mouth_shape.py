@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
+from openlipsync.engine import pages
 from openlipsync.engine.face_track import (
     LIPS_INNER,
     LIPS_OUTER,
@@ -219,10 +220,10 @@ def rest_lips(points: np.ndarray, ok: np.ndarray, smoothing_frames: float = 2.0)
     """
     lips = list(LIPS)
     closed = np.full((len(ok), len(lips), 2), np.nan)
-    for i in np.flatnonzero(ok):
-        frame = HeadFrame.from_points(points[i])
-        canon = frame.to_canonical(points[i])
-        closed[i] = (canon - articulation(canon, inner_gap(points[i], frame), 0.0))[lips]
+    for i, face in pages.rows(points, np.flatnonzero(ok)):
+        frame = HeadFrame.from_points(face)
+        canon = frame.to_canonical(face)
+        closed[i] = (canon - articulation(canon, inner_gap(face, frame), 0.0))[lips]
     centre = closed.mean(axis=1)
     if not ok.any():
         return RestLips(np.zeros((len(lips), 2)), centre)

@@ -15,6 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from openlipsync.engine import pages
 from openlipsync.engine.calibration import SpeakerFit, fit_from_clip, fit_track, own_speech
 from openlipsync.engine.closed_lips import ClosedLips, ClosedLipsCollector
 from openlipsync.engine.composite import paste
@@ -213,6 +214,8 @@ def render(
                                 exc_info=True)
                     failed += 1
             writer.write(image, float(schedule.times[k]))
+            if (k + 1) % pages.EVERY == 0:
+                pages.release(track.points)  # the frames behind: read once more at most
             progress("rendering", k + 1, total)
     stage_seconds["rendering"] = time.perf_counter() - mark
 

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from openlipsync.engine import pages
+
 
 @dataclass(frozen=True)
 class OneEuroParams:
@@ -102,3 +104,6 @@ def smooth_run(
         else:
             out[i] = 0.5 * (out[i] + forward)
             out[j] = 0.5 * (out[j] + backward)
+        if (i + 1) % pages.EVERY == 0:
+            pages.release(raw)
+            pages.release(out)

@@ -28,7 +28,7 @@ import numpy as np
 from openlipsync.engine.audio_features import HopFeatures, hop_features
 from openlipsync.engine.frame_windows import frame_spans, window_mean
 from openlipsync.engine.phonetics import MODEL_PATH, load_model
-from openlipsync.engine.readout import READOUT_PATH, frame_inputs, load_readout
+from openlipsync.engine.readout import READOUT_PATH, load_readout
 from openlipsync.engine.visemes import ARTICULATORS, articulation
 
 _SILENT_DB = -120.0
@@ -100,7 +100,7 @@ def analyse_speech(chunks: Iterable[np.ndarray], rate: int, frame_times: np.ndar
     closed = _bridge_openings(closed, times)
     openness = np.where(closed, 0.0, at_frames[:, _OPEN])
     mouth = load_readout(readout or READOUT_PATH)
-    real_width = mouth.predict(frame_inputs(posteriors, level, hops.hop, times + lead, mouth.taps))
+    real_width = mouth.predict_at(posteriors, level, hops.hop, times + lead)
     table_width = at_frames[:, _SPREAD] - at_frames[:, _ROUND]
     width = np.where(speech, _TABLE_SHARE * table_width + (1 - _TABLE_SHARE) * real_width, 0.0)
     return MouthTargets(open=np.clip(openness, 0, 1).astype(np.float32),
