@@ -474,9 +474,14 @@ def smoothed_track(frames: int, pieces: Iterable[tuple[int, np.ndarray, np.ndarr
     ok = np.zeros(frames, bool)
     for first, raw_points, flags in pieces:
         last = first + len(flags)
-        out[first:last] = raw_points
         ok[first:last] = flags
-        scale = eye_distance(raw_points)
+        scale = np.empty(len(flags), np.float32)
+        for at in range(0, len(flags), pages.EVERY):  # a whole piece at once held both maps resident
+            upto = min(at + pages.EVERY, len(flags))
+            out[first + at : first + upto] = raw_points[at:upto]
+            scale[at:upto] = eye_distance(raw_points[at:upto])
+            pages.release(raw_points)
+            pages.release(out)
         for start, stop in contiguous_runs(np.asarray(flags, dtype=bool)):
             smooth_run(raw_points[start:stop], out[first + start : first + stop], scale[start:stop])
     pages.release(out)
