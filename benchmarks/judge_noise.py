@@ -18,6 +18,8 @@ import av
 
 from benchmarks.quality import PAIRS, judge
 from benchmarks.report import OUT, media, write_section
+from openlipsync.engine.options import RenderOptions
+from openlipsync.engine.render import render
 from openlipsync.media.encode import VideoWriter
 
 CRFS = (18, 23)
@@ -42,26 +44,39 @@ def reencode(clip: Path, crf: int) -> Path:
     return out
 
 
+def _row(name: str, what: str, speech_name: str, runs: list[dict]) -> str:
+    jitters = [run["mouth_jitter"] for run in runs]
+    cells = [", ".join(f"{run[f]:.2f}" for run in runs) for f in FIGURES]
+    return (f"| {name} | {what} | {speech_name} | {runs[0]['silent_frames']} | " + " | ".join(cells)
+            + f" | {max(jitters) - min(jitters):.2f} |")
+
+
 def main() -> None:
-    lines = ["| clip | speech | silent frames | " + " | ".join(f"{f}: decoded, CRF {CRFS[0]}, CRF {CRFS[1]}"
-                                                                for f in FIGURES) + " | jitter spread |",
-             "|---|---|---:|" + "---|" * len(FIGURES) + "---:|"]
+    lines = ["| clip | video | speech | silent frames | "
+             + " | ".join(f"{f}: as is, CRF {CRFS[0]}, CRF {CRFS[1]}" for f in FIGURES)
+             + " | jitter spread |",
+             "|---|---|---|---:|" + "---|" * len(FIGURES) + "---:|"]
     for clip_name, speech_name in PAIRS:
         clip, speech = media(clip_name), media(speech_name)
         runs = [judge(clip, audio=speech)]
         if runs[0]["silent_frames"] < MIN_SILENT:
             continue
         runs += [judge(reencode(clip, crf), audio=speech) for crf in CRFS]
-        jitters = [run["mouth_jitter"] for run in runs]
-        cells = [", ".join(f"{run[f]:.2f}" for run in runs) for f in FIGURES]
-        lines.append(f"| {clip_name} | {speech_name} | {runs[0]['silent_frames']} | " + " | ".join(cells)
-                     + f" | {max(jitters) - min(jitters):.2f} |")
+        lines.append(_row(clip_name, "input", speech_name, runs))
         print(lines[-1], flush=True)
-    body = ("Each clip of the modes table (its new speech) with at least 20 silent frames, judged by "
-            "`../shared/tools/syncjudge/run IN --audio SPEECH` as decoded, then re-encoded from the same "
-            "decoded frames with x264 at each CRF (the judge's view: no rotation applied). The mouth is the "
-            "same in all three; a figure that moves between them moves by noise alone. `jitter spread`: "
-            "the largest minus the smallest mouth_jitter of the three.\n\n" + "\n".join(lines))
+        rendered = OUT / "judge_noise" / f"{clip.stem}_standard.mp4"
+        render(clip, speech, rendered, RenderOptions(mode="standard"))
+        runs = [judge(rendered, audio=speech)]
+        runs += [judge(reencode(rendered, crf), audio=speech) for crf in CRFS]
+        lines.append(_row(clip_name, "standard render", speech_name, runs))
+        print(lines[-1], flush=True)
+    body = ("Each clip of the modes table (its new speech) with at least 20 silent frames, and its "
+            "standard render with that speech, judged by "
+            "`../shared/tools/syncjudge/run VIDEO --audio SPEECH` as they are, then re-encoded from the "
+            "same decoded frames with x264 at each CRF (the judge's "
+            "view: no rotation applied). The mouth is the same in all three; a figure that moves between "
+            "them moves by noise alone. `jitter spread`: the largest minus the smallest mouth_jitter of the "
+            "three.\n\n" + "\n".join(lines))
     write_section("judge-noise", "The judge's noise: the same frames, encoded three ways", body,
                   "python -m benchmarks.judge_noise")
 

@@ -69,8 +69,9 @@ def main() -> None:
 Lite render of `{CLIP}` repeated to 10 s and {label} ({width}x{height}, 30 fps), speech `{SPEECH}`
 (silence after its end: the mouth rests). Peak RSS is the kernel's own high-water mark; the peaks
 of its two parts are sampled every 50 ms: the heap (anonymous), and the pages of mapped files:
-the libraries, and the landmark store, which is what grows (3.7 KB a frame per face, twice while
-the raw track is smoothed into the final one; on disk, so the kernel can drop them under pressure).
+the libraries, and the landmark stores (3.7 KB a frame per face, a raw and a smoothed one; on
+disk), whose pages each pass over them gives back every 1024 frames (`engine/pages.py`). The two
+peaks need not fall at the same moment, so they do not add up to the peak RSS.
 
 | clip | frames | peak RSS (MiB) | heap (MiB) | mapped files (MiB) |
 |---|---:|---:|---:|---:|
