@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 from pathlib import Path
 
@@ -44,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.path.insert(0, str(args.engine.resolve()))
     import openlipsync
     from benchmarks.quality import judge
-    from benchmarks.reenact import selfcheck
+    from benchmarks.reenact import engine_info, selfcheck
     from benchmarks.sheets import STRIP, decode_frames, loudest_stretch, sheet
     from openlipsync.engine import mouth_shape as ms
     from openlipsync.engine.face_track import track_faces
@@ -60,9 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     figures = {key: judged[key] for key in FIGURES[:3]}
     figures["lip_colour_off"] = selfcheck(clip, out)["lip_colour_off"]
     figures["input_mouth_jitter"] = judge(clip, audio=speech)["mouth_jitter"]
-    engine = Path(openlipsync.__file__).parent.parent
-    commit = subprocess.run(["git", "-C", str(engine), "rev-parse", "--short", "HEAD"], capture_output=True,
-                            text=True).stdout.strip() or "unknown"
+    commit = engine_info()["commit"] or "unknown"
     result = {"label": args.label, "commit": commit, "video": str(out), "notes": summary.notes,
               "figures": figures}
     print(json.dumps(result), flush=True)

@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 
 from openlipsync.engine import mouth_shape as ms
+from openlipsync.engine.composite import filled
 
 _CAVITY_RGB = np.array([78.0, 32.0, 36.0])
 _TEETH_RGB = np.array([216.0, 206.0, 190.0])
@@ -38,13 +39,6 @@ _LOWER_FROM, _LOWER_SHARE, _LOWER_DEPTH = 0.05, 0.3, 0.04
 _TONGUE_FROM, _TONGUE_SHARE, _TONGUE_HEIGHT, _TONGUE_REACH = 0.06, 0.7, 0.12, 0.75
 #: Softness of every painted edge (inter-ocular units, at least _MIN_EDGE_PX pixels).
 _EDGE, _MIN_EDGE_PX = 0.005, 0.7
-
-
-def filled(shape: tuple[int, int], polygon: np.ndarray) -> np.ndarray:
-    """An anti-aliased float mask of ``polygon`` (pixel coordinates), at quarter-pixel precision."""
-    mask = np.zeros(shape, np.float32)
-    cv2.fillPoly(mask, [np.round(polygon * 4).astype(np.int32)], 1.0, lineType=cv2.LINE_AA, shift=2)
-    return mask
 
 
 def _soft(distance: np.ndarray, edge: float) -> np.ndarray:

@@ -24,6 +24,7 @@ import numpy as np
 from scipy.ndimage import gaussian_filter1d, maximum_filter1d
 
 from openlipsync.engine import mouth_shape as ms
+from openlipsync.engine.composite import filled
 from openlipsync.engine.exemplars import LIP_COLOUR_TOLERANCE, cut, lip_colour, opening, sharpness
 from openlipsync.engine.face_track import LIPS_OUTER
 from openlipsync.engine.interior import cheek_colour
@@ -114,9 +115,7 @@ class ClosedLips:
         lips = cv2.warpAffine(self.crop, np.hstack([to_crop, shift[:, None]]), (w, h),
                               flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE)
         gain = np.clip(cheeks / self.cheeks, 0.6, 1.6).astype(np.float32)
-        mask = np.zeros((h, w), np.float32)
-        polygon = np.round((outer - offset) * 4).astype(np.int32)
-        cv2.fillPoly(mask, [polygon], 1.0, lineType=cv2.LINE_AA, shift=2)
+        mask = filled((h, w), outer - offset)
         grow = max(int(round(frame.scale * _GROW)), 1)
         mask = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1)))
         mask = cv2.GaussianBlur(mask, (0, 0), max(frame.scale * _SOFT, 0.5)) * np.float32(share)

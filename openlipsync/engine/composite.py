@@ -1,4 +1,4 @@
-"""Paste a re-rendered lower face back into the decoded frame.
+"""Paste a re-rendered lower face back into the decoded frame, and the masks the renderers blend with.
 
 Only pixels under a non-zero alpha change; everywhere else the output is the decoded input
 pixel, bit for bit (x * 1 + y * 0 is exact in float), so the encoder is the only thing between
@@ -9,6 +9,13 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+
+
+def filled(shape: tuple[int, int], polygon: np.ndarray) -> np.ndarray:
+    """An anti-aliased float mask of ``polygon`` (pixel coordinates), at quarter-pixel precision."""
+    mask = np.zeros(shape, np.float32)
+    cv2.fillPoly(mask, [np.round(polygon * 4).astype(np.int32)], 1.0, lineType=cv2.LINE_AA, shift=2)
+    return mask
 
 
 def paste(image: np.ndarray, patch: np.ndarray, box: tuple[int, int, int, int], alpha: np.ndarray) -> None:

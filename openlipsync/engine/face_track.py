@@ -470,9 +470,13 @@ def smoothed_track(frames: int, pieces: Iterable[tuple[int, np.ndarray, np.ndarr
     smoothed = FrameStore(frames)
     smoothed.count = frames
     out = smoothed.frames()
-    for at in range(0, frames, pages.EVERY):  # filled whole, every page of the map was resident at once
-        out[at : at + pages.EVERY] = np.nan
-        pages.release(out)
+    pieces = list(pieces)
+    covered = np.zeros(frames, bool)
+    for first, _, flags in pieces:
+        covered[first : first + len(flags)] = True
+    for start, stop in contiguous_runs(~covered):
+        out[start:stop] = np.nan
+    pages.release(out)
     ok = np.zeros(frames, bool)
     for first, raw_points, flags in pieces:
         last = first + len(flags)

@@ -24,6 +24,7 @@ import cv2
 import numpy as np
 
 from openlipsync.engine import mouth_shape as ms
+from openlipsync.engine.composite import filled
 from openlipsync.engine.exemplars import cut, sharpness
 
 #: Crops are cut at the face's own size up to this many pixels per inter-ocular unit.
@@ -106,10 +107,7 @@ class MouthInterior:
         if h < 2 or w < 2:
             return
         offset = np.array([box[0] + x0, box[1] + y0], np.float64)
-        mask = np.zeros((h, w), np.float32)
-        cv2.fillPoly(mask, [np.round((contour - offset) * 4).astype(np.int32)], 1.0, lineType=cv2.LINE_AA,
-                     shift=2)
-        mask = cv2.GaussianBlur(mask, (0, 0), max(frame.scale * 0.008, 0.5))
+        mask = cv2.GaussianBlur(filled((h, w), contour - offset), (0, 0), max(frame.scale * 0.008, 0.5))
         ys, xs = np.mgrid[0:h, 0:w].astype(np.float64)
         pix = np.stack([xs + offset[0], ys + offset[1]], -1).reshape(-1, 2)
         mouth = frame.to_canonical(pix) - corner

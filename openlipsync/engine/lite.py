@@ -19,8 +19,9 @@ from scipy.ndimage import gaussian_filter1d, maximum_filter1d
 
 from openlipsync.engine import mouth_shape as ms
 from openlipsync.engine import pages
-from openlipsync.engine.cavity import filled, paint_cavity
+from openlipsync.engine.cavity import paint_cavity
 from openlipsync.engine.closed_lips import ClosedLips, shares
+from openlipsync.engine.composite import filled
 from openlipsync.engine.face_track import LandmarkTrack
 from openlipsync.engine.interior import MouthInterior, cheek_colour, lightness
 from openlipsync.engine.speech import MouthTargets
