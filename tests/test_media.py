@@ -12,6 +12,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+from av.video.reformatter import ColorRange, Colorspace
 
 from openlipsync.media.audio import iter_audio
 from openlipsync.media.encode import VideoWriter
@@ -372,6 +373,29 @@ def test_writer_keeps_pixels_and_size_at_any_even_size(tmp_path: Path, size: tup
     back = [f.image for f in read_frames(out)]
     assert len(back) == len(source) and back[0].shape == (height, width, 3)
     assert min(psnr(a, b) for a, b in zip(source, back, strict=True)) > 38
+
+
+def test_full_range_yuv_reads_as_it_was_written(tmp_path: Path) -> None:
+    """VP9 (browser and screen recordings) flags full range (0-255) on plain yuv420p, where H.264
+    decodes to the yuvj format. Read as limited range, its blacks crush and its whites clip: the
+    frame must come back as it went in."""
+    ramp = np.linspace(0, 255, 128)
+    image = np.stack(np.broadcast_arrays(ramp[None, :], ramp[:, None], 255 - ramp[None, :]), -1)
+    image = np.ascontiguousarray(image[:96].astype(np.uint8))
+    path = tmp_path / "full.webm"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libvpx-vp9", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 128, 96, "yuv420p"
+        stream.codec_context.color_range = ColorRange.JPEG
+        stream.options = {"lossless": "1"}
+        for k in range(3):
+            frame = av.VideoFrame.from_ndarray(image, format="rgb24").reformat(
+                format="yuv420p", dst_colorspace=Colorspace.ITU601, dst_color_range=ColorRange.JPEG)
+            frame.pts = k
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode())
+    back = [f.image for f in read_frames(path)]
+    assert len(back) == 3 and min(psnr(image, b) for b in back) > 35
 
 
 _ENCODE_TWICE = """

@@ -19,6 +19,7 @@ from openlipsync.engine.people import track_people
 from openlipsync.engine.render import render
 from openlipsync.engine.schedule import plan, play
 from openlipsync.media.errors import MediaError
+from openlipsync.media.probe import Colour, probe_video
 from openlipsync.media.quality import psnr
 from openlipsync.media.video import read_frames
 from tests import generate
@@ -300,3 +301,30 @@ def test_notes_say_when_the_inside_of_the_mouth_is_painted(tmp_path):
                      RenderOptions(mode="lite", end=2.0))
     assert talking.frames_with_face > 0
     assert not any("painted" in note for note in talking.notes), talking.notes
+
+
+def _shown(path: Path, count: int) -> list[np.ndarray]:
+    """The first ``count`` frames as a player that reads the colour tags shows them (PyAV's own
+    conversion follows the stream's matrix and range; the engine's reader does not need to)."""
+    with av.open(str(path)) as container:
+        shown = []
+        for frame in container.decode(video=0):
+            shown.append(frame.to_ndarray(format="rgb24").astype(np.float64))
+            if len(shown) == count:
+                return shown
+    return shown
+
+
+def test_a_bt709_clip_comes_back_tagged_as_it_was_and_shows_the_same_colours(tmp_path):
+    """woman_room_landscape.mp4 is an HD clip tagged BT.709. Untagged, the output was shown through
+    BT.601 by a player that reads tags: the whole picture shifted in hue, lips included."""
+    clip = shared_media("woman_room_landscape.mp4")
+    out = tmp_path / "room.mp4"
+    render(clip, shared_media("speech_en_a.wav"), out, RenderOptions(mode="lite", end=0.5))
+    assert probe_video(out).colour == probe_video(clip).colour == Colour(matrix=1, primaries=1, transfer=1)
+    for before, after in zip(_shown(clip, 5), _shown(out, 5), strict=True):
+        # Coloured pixels (a third of the frame), where the two matrices disagree most: untagged,
+        # they shifted by 2.4-3.5 levels on average in red and green; tagged, by at most 0.35.
+        coloured = np.ptp(before, axis=2) > 40
+        shift = np.abs((after[coloured] - before[coloured]).mean(axis=0))
+        assert coloured.mean() > 0.2 and shift.max() < 1.0, shift

@@ -200,7 +200,7 @@ def render(
     with_face = failed = 0
     crf = options.crf if options.crf is not None else choose_crf(samples, options.preset)
     with VideoWriter(out, info.width, info.height, fps, audio_path=audio, crf=crf,
-                     preset=options.preset) as writer:
+                     preset=options.preset, colour=info.colour) as writer:
         images = play(schedule, lambda: (f.image for f in decode()))
         for k, (index, image) in enumerate(zip(schedule.source, images, strict=False)):
             if track.ok[index]:

@@ -26,9 +26,11 @@ from types import TracebackType
 
 import av
 import numpy as np
+from av.video.reformatter import ColorRange
 
 from openlipsync.media.audio import iter_audio
 from openlipsync.media.pixels import rgb_to_frame
+from openlipsync.media.probe import Colour
 
 # 90 kHz is the MPEG clock: fine enough that VFR timestamps keep their spacing to 11 microseconds.
 _TIME_BASE = Fraction(1, 90000)
@@ -53,6 +55,8 @@ class VideoWriter:
     """Context manager writing RGB frames to an H.264 (yuv420p, libx264 CRF) file with AAC audio.
 
     ``audio_path`` is read from ``audio_start`` seconds on; the track ends where the video ends.
+    ``colour`` is the input's (probe.Colour): the frames were read through the same matrix they
+    are written with, so the output is tagged as the input was, in limited range.
     """
 
     def __init__(
@@ -66,6 +70,7 @@ class VideoWriter:
         audio_start: float = 0.0,
         crf: int = 18,
         preset: str = "veryfast",
+        colour: Colour = Colour(),
     ) -> None:
         if width <= 0 or height <= 0 or width % 2 or height % 2:
             raise ValueError(f"yuv420p needs a positive even size, got {width}x{height}")
@@ -91,6 +96,9 @@ class VideoWriter:
             self._video.time_base = _TIME_BASE
             self._video.codec_context.time_base = _TIME_BASE
             self._video.options = x264_options(crf, preset)
+            context = self._video.codec_context
+            context.colorspace, context.color_primaries = colour.matrix, colour.primaries
+            context.color_trc, context.color_range = colour.transfer, ColorRange.MPEG
             self._video.codec_context.thread_type = "FRAME"
             self._audio_stream = None
             if self._audio is not None:

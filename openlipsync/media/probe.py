@@ -16,6 +16,22 @@ from openlipsync.media.streams import DECODE_ERRORS, audio_stream, open_input, s
 
 
 @dataclass(frozen=True)
+class Colour:
+    """How a video's YUV is to be shown: FFmpeg's matrix, primaries and transfer codes (2: unspecified).
+
+    The renderer reads every input's YUV through one matrix and writes it back through the same
+    one (media.pixels), so the YUV of an untouched pixel comes back as it was; the output must then
+    carry the input's own tags for players to show it as they showed the input. Untagged, an
+    HD phone clip (BT.709) was shown through BT.601 by any player that reads the tags, lips and skin
+    shifted in hue (man_kitchen_portrait_hevc rendered in lite: lips 3.6 b* bluer to PyAV's decoder).
+    """
+
+    matrix: int = 2
+    primaries: int = 2
+    transfer: int = 2
+
+
+@dataclass(frozen=True)
 class VideoInfo:
     """A video's facts as the engine sees them: sizes are those of the upright, even-cropped frames."""
 
@@ -27,6 +43,7 @@ class VideoInfo:
     frame_count: int  # exact where the container says, else duration * fps rounded
     codec: str
     has_audio: bool
+    colour: Colour = Colour()
 
 
 def rotation_of(frame: av.VideoFrame, stream: av.stream.Stream) -> int:
@@ -113,6 +130,7 @@ def probe_video(path: str | os.PathLike[str]) -> VideoInfo:
             frame_count=stream.frames or round(duration * fps),
             codec=stream.codec_context.name,
             has_audio=audio_stream(container) is not None,
+            colour=Colour(int(frame.colorspace), int(frame.color_primaries), int(frame.color_trc)),
         )
 
 
