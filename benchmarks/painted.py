@@ -11,21 +11,19 @@ darkened lips wherever the landmarks' inner lip contour sits a pixel inside it.
 ``docs/sheets/painted_<label>.png`` shows the 10 output frames over the speech's loudest stretch
 (input, then the ``--before`` run's frames if given, then this run's) and three of them at 4x.
 
-``--engine DIR`` renders with the ``openlipsync`` package in DIR (a ``git worktree`` of an earlier
-commit); ``--before`` puts that run's ``--json`` beside this one's (``before -> after``).
+``--engine``, ``--before``: see ``report.comparison_args``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from benchmarks.report import OUT, ROOT, media, write_section
+from benchmarks.report import OUT, ROOT, comparison_args, media, use_engine, write_section
 
 CLIP, SPEECH = "woman_room_landscape.mp4", "speech_en_a.wav"
 FIGURES = ("r_best", "silence_ratio", "mouth_jitter", "lip_colour_off")
@@ -33,14 +31,9 @@ FIGURES = ("r_best", "silence_ratio", "mouth_jitter", "lip_colour_off")
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--engine", type=Path, help="render with the openlipsync package in this directory")
-    parser.add_argument("--label", default="after", help="name of this run's video and sheet")
-    parser.add_argument("--json", type=Path, help="this run's figures (and its video's path) to this file")
-    parser.add_argument("--before", type=Path, help="an earlier run's --json: before -> after")
-    parser.add_argument("--no-doc", action="store_true", help="do not write docs/benchmarks.md")
+    comparison_args(parser)
     args = parser.parse_args(argv)
-    if args.engine:
-        sys.path.insert(0, str(args.engine.resolve()))
+    use_engine(args)
     import openlipsync
     from benchmarks.quality import judge
     from benchmarks.reenact import engine_info, selfcheck

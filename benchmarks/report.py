@@ -6,9 +6,11 @@ own section and leaves the others' numbers (and their dates) alone.
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import os
 import platform
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -93,3 +95,25 @@ def media(name: str) -> Path:
     if not path.is_file():
         raise SystemExit(f"missing {path}: benchmarks read the real clips from ../shared/media")
     return path
+
+
+def comparison_args(parser: argparse.ArgumentParser) -> None:
+    """The options of a benchmark that compares two engines, each run by its own command.
+
+    ``--engine DIR`` renders with the ``openlipsync`` package in DIR (a ``git worktree`` of an
+    earlier commit), so the earlier engine is measured by today's benchmark code; ``--before``
+    puts that run's ``--json`` beside this one's (``before -> after``).
+    """
+    parser.add_argument("--engine", type=Path, help="render with the openlipsync package in this directory")
+    parser.add_argument("--label", default="after", help="name of this run")
+    parser.add_argument("--json", type=Path, help="this run's figures to this file")
+    parser.add_argument("--before", type=Path, help="an earlier run's --json: before -> after")
+    parser.add_argument("--no-doc", action="store_true", help="do not write docs/benchmarks.md")
+
+
+def use_engine(args: argparse.Namespace) -> None:
+    """Put ``--engine``'s package first on the path; call before anything imports openlipsync."""
+    if args.engine:
+        if not (args.engine / "openlipsync" / "__init__.py").is_file():
+            raise SystemExit(f"--engine {args.engine}: no openlipsync package there")
+        sys.path.insert(0, str(args.engine.resolve()))
