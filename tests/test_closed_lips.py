@@ -15,6 +15,7 @@ from openlipsync.engine.composite import paste
 from openlipsync.engine.exemplars import crop_size, cut, lip_colour, opening
 from openlipsync.engine.interior import cheek_colour
 from openlipsync.engine.lite import MouthPose, render_mouth
+from openlipsync.engine.spill import Spill
 from tests.faces import meshed_frames
 
 os.environ.setdefault("GLOG_minloglevel", "2")
@@ -88,9 +89,14 @@ def test_merging_pools_every_run_of_the_person(hairbun) -> None:
     runs = ClosedLipsCollector(), ClosedLipsCollector()
     for k, (image, points) in enumerate(hairbun):
         runs[k * 2 // len(hairbun)].observe(image, points)
+    in_memory = ClosedLipsCollector.merged(list(runs)).result()
+    spill = Spill()
+    for run in runs:
+        run.park(spill)  # each run ended: its candidates' crops left memory
     merged = ClosedLipsCollector.merged(list(runs)).result()
-    assert merged is not None
-    kept = [candidate.crop for run in runs for candidate in run._kept]
+    assert merged is not None and in_memory is not None
+    assert np.array_equal(merged.crop, in_memory.crop)
+    kept = [candidate.crop.get() for run in runs for candidate in run._kept]
     assert any(np.array_equal(merged.crop, crop) for crop in kept)
 
 

@@ -11,6 +11,7 @@ import pytest
 from openlipsync.engine import mouth_shape as ms
 from openlipsync.engine.exemplars import crop_size
 from openlipsync.engine.interior import InteriorCollector, MouthInterior, lightness
+from openlipsync.engine.spill import Spill
 from tests.faces import meshed_frames
 
 os.environ.setdefault("GLOG_minloglevel", "2")
@@ -61,6 +62,8 @@ def test_the_collector_keeps_a_wide_sharp_frontal_mouth(talking) -> None:
     widest = max(ms.inner_gap(points) for _, points in talking)
     assert 0.75 * widest <= interior.gap <= widest
     assert interior.crop.shape[:2] == crop_size(interior.ppu) and interior.crop.dtype == np.uint8
+    collector.park(Spill())  # the run ended: its candidates' crops left memory
+    assert np.array_equal(collector.result().crop, interior.crop)
 
 
 def test_a_clip_that_never_opens_its_mouth_has_no_interior(talking) -> None:

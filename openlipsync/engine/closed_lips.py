@@ -28,6 +28,7 @@ from openlipsync.engine.composite import filled
 from openlipsync.engine.exemplars import LIP_COLOUR_TOLERANCE, cut, lip_colour, opening, sharpness
 from openlipsync.engine.face_track import LIPS_OUTER
 from openlipsync.engine.interior import cheek_colour
+from openlipsync.engine.spill import Parked, Spill
 
 #: Crops are cut at the face's own size up to this many pixels per inter-ocular unit: the lips are
 #: in plain view, so they are kept sharper than the interior (12 crops of at most 460x576 px).
@@ -126,7 +127,7 @@ class ClosedLips:
 class _Candidate:
     gap: float  # ``exemplars.opening``: lower is more closed
     colour: np.ndarray  # CIELAB of the lips
-    crop: np.ndarray
+    crop: Parked
     ppu: float
     points: np.ndarray
     cheeks: np.ndarray
@@ -138,7 +139,14 @@ class ClosedLipsCollector:
 
     def __init__(self) -> None:
         self._kept: list[_Candidate] = []
-        self._colours: list[np.ndarray] = []  # lip colour of every _SAMPLE_EVERY-th face
+        # Lip colour of every _SAMPLE_EVERY-th face, in one array that doubles as it fills, and
+        # their median, computed again only after a new sample. Kept as a list of small arrays,
+        # stacked for a median at every closed frame, they grew the heap by 3.5 KB a frame over a
+        # long clip (each stack a little larger than the last, so glibc never reused the space)
+        # and cost time in proportion to the clip's length at every frame.
+        self._colours = np.empty((64, 3))
+        self._count = 0
+        self._median: np.ndarray | None = None
         self._faces = 0
 
     def observe(self, image: np.ndarray, points: np.ndarray | None) -> None:
@@ -154,7 +162,7 @@ class ClosedLipsCollector:
             return
         colour = lip_colour(*cut(image, points, _COLOUR_PPU))
         if sample and np.isfinite(colour).all():
-            self._colours.append(colour)
+            self._sample(colour[None])
         if not closed or not np.isfinite(colour).all():
             return
         if len(self._kept) >= _CANDIDATES:
@@ -163,13 +171,32 @@ class ClosedLipsCollector:
                 return
         ppu = float(min(frame.scale, _MAX_PPU))
         crop, crop_points = cut(image, points, ppu)
-        candidate = _Candidate(gap, colour, crop, ppu, crop_points, cheek_colour(image, points))
+        candidate = _Candidate(gap, colour, Parked(crop), ppu, crop_points, cheek_colour(image, points))
         self._keep([*self._kept, candidate])
+
+    def _sample(self, colours: np.ndarray) -> None:
+        """Add (n, 3) sampled lip colours."""
+        need = self._count + len(colours)
+        if need > len(self._colours):
+            grown = np.empty((max(need, 2 * len(self._colours)), 3))
+            grown[: self._count] = self._colours[: self._count]
+            self._colours = grown
+        self._colours[self._count : need] = colours
+        self._count = need
+        self._median = None
+
+    def park(self, spill: Spill) -> None:
+        """The run ended: its candidates' crops go to ``spill`` until a result is asked for."""
+        for candidate in self._kept:
+            candidate.crop.park(spill)
 
     def _typical(self) -> np.ndarray:
         """The person's usual lip colour: the median of the sampled faces (of the candidates, before any)."""
-        colours = self._colours or [c.colour for c in self._kept]
-        return np.median(np.stack(colours), axis=0)
+        if not self._count:
+            return np.median(np.stack([c.colour for c in self._kept]), axis=0)
+        if self._median is None:
+            self._median = np.median(self._colours[: self._count], axis=0)
+        return self._median
 
     def _keep(self, candidates: list[_Candidate]) -> None:
         """The _CANDIDATES of ``candidates`` whose lips are nearest the usual colour."""
@@ -182,7 +209,8 @@ class ClosedLipsCollector:
     def merged(cls, collectors: list[ClosedLipsCollector]) -> ClosedLipsCollector:
         """One collector over several (one person's face runs)."""
         merged = cls()
-        merged._colours = [c for each in collectors for c in each._colours]
+        for each in collectors:
+            merged._sample(each._colours[: each._count])
         merged._keep([c for each in collectors for c in each._kept])
         return merged
 
@@ -198,7 +226,7 @@ class ClosedLipsCollector:
         usual = usual or by_colour[:3]
         most = min(c.gap for c in usual)
         best = max((c for c in usual if c.gap <= most + _AS_CLOSED), key=_sharpness)
-        return ClosedLips(best.crop, best.ppu, best.points, best.cheeks)
+        return ClosedLips(best.crop.get(), best.ppu, best.points, best.cheeks)
 
 
 def _distance(a: np.ndarray, b: np.ndarray) -> float:
@@ -207,4 +235,4 @@ def _distance(a: np.ndarray, b: np.ndarray) -> float:
 
 def _sharpness(candidate: _Candidate) -> float:
     """How sharp the lips are (``exemplars.sharpness`` inside the outer lips)."""
-    return sharpness(candidate.crop, candidate.points[list(LIPS_OUTER)])
+    return sharpness(candidate.crop.get(), candidate.points[list(LIPS_OUTER)])

@@ -26,6 +26,7 @@ import numpy as np
 from openlipsync.engine import mouth_shape as ms
 from openlipsync.engine.composite import filled
 from openlipsync.engine.exemplars import cut, sharpness
+from openlipsync.engine.spill import Parked, Spill
 
 #: Crops are cut at the face's own size up to this many pixels per inter-ocular unit.
 _MAX_PPU = 160.0
@@ -150,7 +151,7 @@ class MouthInterior:
 @dataclass(order=True)
 class _Candidate:
     gap: float
-    crop: np.ndarray = field(compare=False)
+    crop: Parked = field(compare=False)
     ppu: float = field(compare=False)
     origin: np.ndarray = field(compare=False)
     upper: np.ndarray = field(compare=False)
@@ -178,7 +179,7 @@ class InteriorCollector:
         crop, crop_points = cut(image, points, ppu)
         upper, lower = _curves(canon)
         origin = crop_points[list(ms.CORNERS)].mean(axis=0).astype(np.float64)
-        candidate = _Candidate(gap, crop, ppu, origin, upper, lower, lightness(image, points))
+        candidate = _Candidate(gap, Parked(crop), ppu, origin, upper, lower, lightness(image, points))
         if len(self._heap) >= _CANDIDATES:
             heapq.heapreplace(self._heap, candidate)
         else:
@@ -192,6 +193,11 @@ class InteriorCollector:
         heapq.heapify(merged._heap)
         return merged
 
+    def park(self, spill: Spill) -> None:
+        """The run ended: its candidates' crops go to ``spill`` until a result is asked for."""
+        for candidate in self._heap:
+            candidate.crop.park(spill)
+
     def result(self) -> MouthInterior | None:
         """The sharpest of the widest mouths seen, or None when the clip never opened its mouth."""
         if not self._heap:
@@ -199,10 +205,11 @@ class InteriorCollector:
         widest = max(c.gap for c in self._heap)
         wide = [c for c in self._heap if c.gap >= _WIDE_SHARE * widest]
         best = max(wide, key=_sharpness)
-        return MouthInterior(best.crop, best.ppu, best.origin, best.upper, best.lower, best.light, best.gap)
+        return MouthInterior(best.crop.get(), best.ppu, best.origin, best.upper, best.lower, best.light,
+                             best.gap)
 
 
 def _sharpness(candidate: _Candidate) -> float:
     """How sharp the opening is (``exemplars.sharpness`` between the inner lips)."""
     opening = np.vstack([candidate.upper, candidate.lower[::-1]]) * candidate.ppu + candidate.origin
-    return sharpness(candidate.crop, opening)
+    return sharpness(candidate.crop.get(), opening)

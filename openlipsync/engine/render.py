@@ -28,6 +28,7 @@ from openlipsync.engine.people import Cast, track_people
 from openlipsync.engine.schedule import plan, play
 from openlipsync.engine.speaker import SpeakerChoice, choose_speaker
 from openlipsync.engine.speech import MouthTargets, analyse_speech
+from openlipsync.engine.spill import Spill
 from openlipsync.engine.standard import exemplar_renderer
 from openlipsync.media.audio import iter_audio
 from openlipsync.media.encode import VideoWriter
@@ -65,13 +66,18 @@ class _OwnMouth:
     """Watches one face run in the tracking pass for the mouths lite borrows from the person: the
     open interior it shows between parted lips, the closed lips it lays over a mouth it shuts."""
 
-    def __init__(self) -> None:
+    def __init__(self, spill: Spill) -> None:
         self.interior = InteriorCollector()
         self.closed = ClosedLipsCollector()
+        self._spill = spill
 
     def observe(self, image: np.ndarray, points: np.ndarray | None) -> None:
         self.interior.observe(image, points)
         self.closed.observe(image, points)
+
+    def finish(self) -> None:
+        self.interior.park(self._spill)
+        self.closed.park(self._spill)
 
 
 def _mouth_renderer(options: RenderOptions, track: LandmarkTrack, targets: MouthTargets, clip: ClipPass,
@@ -163,7 +169,8 @@ def render(
             progress("tracking", frame.index + 1, expected)
             yield frame.image
 
-    cast = track_people(tracked_images(), info.width, info.height, observer=_OwnMouth,
+    spill = Spill()
+    cast = track_people(tracked_images(), info.width, info.height, observer=lambda: _OwnMouth(spill),
                         expected_frames=expected)
     times = np.array(frame_times)
     own = own_speech(video, SPEECH_RATE, times, start, readout=options.readout,
