@@ -13,7 +13,6 @@ from openlipsync.engine import mouth_shape as ms
 from openlipsync.engine.closed_lips import ClosedLips, ClosedLipsCollector, shares
 from openlipsync.engine.composite import paste
 from openlipsync.engine.exemplars import crop_size, cut, lip_colour, opening
-from openlipsync.engine.interior import cheek_colour
 from openlipsync.engine.lite import MouthPose, render_mouth
 from openlipsync.engine.spill import Spill
 from tests.faces import meshed_frames
@@ -49,7 +48,7 @@ def _paint(image: np.ndarray, target: np.ndarray, lips: ClosedLips, share: float
     h, w = image.shape[:2]
     patch = image.astype(np.float32)
     frame = ms.HeadFrame.from_points(target)
-    lips.paint(patch, target, (0, 0, w, h), frame, cheek_colour(image, target), share)
+    lips.paint(patch, target, (0, 0, w, h), frame, share)
     return patch
 
 
@@ -103,11 +102,13 @@ def test_merging_pools_every_run_of_the_person(hairbun) -> None:
 def test_pressed_pale_lips_are_not_the_closed_mouth_lent(hairbun) -> None:
     """A press rolls the lips in and pales them (woman_flags' most closed frame showed a lipless
     mouth). Ten pressed frames, each as closed as her most closed one, lips painted the colour
-    of her cheeks: the collector lends a mouth with her usual lip colour instead."""
+    of her skin: the collector lends a mouth with her usual lip colour instead."""
     image, points = min(hairbun, key=lambda found: _gap(found[1]))
     pressed = image.copy()
     lips = np.vstack([points[list(ms.OUTER_UPPER)], points[list(ms.OUTER_LOWER)][::-1]])
-    cv2.fillPoly(pressed, [np.round(lips).astype(np.int32)], cheek_colour(image, points).round().tolist())
+    chin = points[list(ms.CHIN)].mean(axis=0).round().astype(int)  # skin below the lower lip
+    skin = image[chin[1] - 3 : chin[1] + 4, chin[0] - 3 : chin[0] + 4].reshape(-1, 3).mean(axis=0)
+    cv2.fillPoly(pressed, [np.round(lips).astype(np.int32)], skin.round().tolist())
     collector = ClosedLipsCollector()
     for k, (frame, frame_points) in enumerate(hairbun):
         collector.observe(frame, frame_points)
@@ -181,3 +182,22 @@ def test_the_sample_does_not_follow_the_old_speech_under_a_closed_target() -> No
     alone[20] = 0.3  # one open source frame: the sample eases in and out around it
     eased = shares(alone, np.zeros(40))
     assert eased[16:25].min() == 1.0 and 0.0 < eased[12] < eased[14] < 1.0 and eased[:8].max() == 0.0
+
+
+def test_the_lent_lips_take_the_light_of_the_mouth_they_are_laid_on(hairbun) -> None:
+    """A shadow over the lower face only, the cheeks as lit as before: the lent lips and the skin
+    laid with them darken with it. Matched on the whole cheeks, they kept their own light, and
+    where a frame's own lips were fuller than the sample's a pale rim showed around the lips
+    (woman_indoor in lite against new speech)."""
+    lips = _closed_lips(hairbun)
+    image, points = min(hairbun, key=lambda found: _gap(found[1]))
+    scale = ms.HeadFrame.from_points(points).scale
+    shade = np.ones(image.shape[:2], np.float32)
+    shade[int(points[list(ms.OUTER)][:, 1].min() - 0.15 * scale):] = 0.7
+    shade = cv2.GaussianBlur(shade, (0, 0), 0.05 * scale)
+    shaded = np.clip(image * shade[..., None], 0, 255).astype(np.uint8)
+    painted = _paint(shaded, points, lips)
+    mask = np.zeros(image.shape[:2], np.uint8)
+    cv2.fillPoly(mask, [np.round(points[list(ms.OUTER)]).astype(np.int32)], 1)
+    around = cv2.dilate(mask, np.ones((9, 9), np.uint8)) > 0
+    assert np.abs(painted[around] - shaded[around]).mean() < 10

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from openlipsync.engine import mouth_shape as ms
+from openlipsync.engine.composite import colour_matched
 from openlipsync.engine.face_track import LandmarkTrack, eye_distance, track_faces
 from openlipsync.engine.library import ClipPass, LibrarySpec, blocks, build_library
 from openlipsync.engine.lite import LiteRenderer
@@ -19,7 +20,7 @@ from openlipsync.engine.options import RenderOptions
 from openlipsync.engine.render import render
 from openlipsync.engine.selection import LITE, select
 from openlipsync.engine.speech import analyse_speech
-from openlipsync.engine.standard import MODES, ExemplarRenderer, _colour_matched, _frame_poses
+from openlipsync.engine.standard import MODES, ExemplarRenderer, _frame_poses
 from openlipsync.media.audio import iter_audio
 from openlipsync.media.encode import VideoWriter
 from openlipsync.media.probe import probe_video
@@ -354,10 +355,10 @@ def test_colour_match_ignores_what_is_not_skin_in_the_ring():
     ring[10:90, 10:20] = ring[10:90, 80:90] = ring[10:20, 10:90] = ring[80:90, 10:90] = 1
     under = layer.copy()
     under[80:90, 30:70] = red  # the real lower lip, below the exemplar's
-    matched = _colour_matched(layer, under, ring, frame)
+    matched = colour_matched(layer, under, ring, frame.scale)
     assert np.abs(matched - skin).max() < 2, "the real lip tinted the exemplar"
     brighter = layer + 20
-    matched = _colour_matched(layer, brighter, ring, frame)
+    matched = colour_matched(layer, brighter, ring, frame.scale)
     assert np.abs(matched[40:60, 40:60] - (skin + 20)).max() < 2, "a change of light did not carry over"
 
 
@@ -371,6 +372,6 @@ def test_colour_match_darkens_the_lips_as_the_light_darkens_the_skin():
     ring = np.zeros((100, 100), np.float32)
     ring[10:90, 10:20] = ring[10:90, 80:90] = ring[10:20, 10:90] = ring[80:90, 10:90] = 1
     shade = 0.7
-    matched = _colour_matched(layer, layer * shade, ring, frame)
+    matched = colour_matched(layer, layer * shade, ring, frame.scale)
     assert np.abs(matched[45:55, 40:60] - lips * shade).max() < 3, matched[50, 50]
     assert np.abs(matched[10:20, 10:90] - skin * shade).max() < 3, matched[15, 50]

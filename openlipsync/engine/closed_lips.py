@@ -24,10 +24,9 @@ import numpy as np
 from scipy.ndimage import gaussian_filter1d, maximum_filter1d
 
 from openlipsync.engine import mouth_shape as ms
-from openlipsync.engine.composite import filled
+from openlipsync.engine.composite import COLOUR_BLUR, colour_matched, filled
 from openlipsync.engine.exemplars import LIP_COLOUR_TOLERANCE, cut, lip_colour, opening, sharpness
 from openlipsync.engine.face_track import LIPS_OUTER
-from openlipsync.engine.interior import cheek_colour
 from openlipsync.engine.spill import Parked, Spill
 
 #: Crops are cut at the face's own size up to this many pixels per inter-ocular unit: the lips are
@@ -51,6 +50,12 @@ _NOSE_TIP = 1
 _STRETCH = 0.15
 #: The blend: the target's outer lips grown by _GROW, feathered by _SOFT (inter-ocular units).
 _GROW, _SOFT = 0.03, 0.015
+#: The skin ring the sample's light is matched on: this far outside both mouths' outer lips, where
+#: the two show the same hue (_SKIN_CHROMA apart at most, in r and g over r + g + b). A mouth
+#: squeezed shut from wide open leaves its lips and tongue smeared into the ring, and matched
+#: on them the sample's lips came out darker and redder than hers (woman_hairbun_closeup).
+_RING = (0.03, 0.15)
+_SKIN_CHROMA = 0.02
 #: The sample replaces the warped lips where the source opens more than _OPEN_SOURCE past the
 #: target, and within _HOLD frames of such a frame (see ``shares``); none for a target open past
 #: _OPEN_TO, fading from _OPEN_FROM.
@@ -81,19 +86,18 @@ def shares(source_gaps: np.ndarray, target_gaps: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class ClosedLips:
-    """One closed mouth of the clip: its crop, its landmarks in crop pixels and its light."""
+    """One closed mouth of the clip: its crop and its landmarks in crop pixels."""
 
     crop: np.ndarray  # uint8 RGB, the exemplars.cut window at ``ppu``
     ppu: float
     points: np.ndarray  # (468, 2) landmarks in crop pixels
-    cheeks: np.ndarray  # (3,) cheek colour of its frame
 
     def paint(self, patch: np.ndarray, target: np.ndarray, box: tuple[int, int, int, int],
-              frame: ms.HeadFrame, cheeks: np.ndarray, share: float) -> None:
+              frame: ms.HeadFrame, share: float) -> None:
         """Lay the sample over ``target``'s lips in ``patch`` (float RGB over ``box``), in place,
         ``share`` of the way."""
         outer = target[list(LIPS_OUTER)]
-        reach = (_GROW + 3 * _SOFT) * frame.scale + 2
+        reach = (_RING[1] + COLOUR_BLUR) * frame.scale + 2
         x0, y0 = np.maximum(np.floor(outer.min(axis=0) - reach).astype(int) - (box[0], box[1]), 0)
         x1, y1 = np.ceil(outer.max(axis=0) + reach).astype(int) + 1 - (box[0], box[1])
         sub = patch[y0:y1, x0:x1]
@@ -115,12 +119,34 @@ class ClosedLips:
         shift = scale @ (to_canon @ (offset - frame.origin) - canon.mean(axis=0)) + own.mean(axis=0)
         lips = cv2.warpAffine(self.crop, np.hstack([to_crop, shift[:, None]]), (w, h),
                               flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE)
-        gain = np.clip(cheeks / self.cheeks, 0.6, 1.6).astype(np.float32)
-        mask = filled((h, w), outer - offset)
-        grow = max(int(round(frame.scale * _GROW)), 1)
-        mask = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1)))
+        # Its light matched to this frame's on the skin around both mouths (``composite.
+        # colour_matched``): a gain from the whole cheeks left the sample's skin next to its lips
+        # paler than this frame's, a pale rim around the lips wherever the frame's own lips were
+        # fuller (woman_indoor in lite against new speech: lips off their usual colour on 4% of
+        # frames, 1% in the input).
+        placed = (self.points[list(LIPS_OUTER)].astype(np.float64) - shift) @ np.linalg.inv(to_crop).T
+        both = np.maximum(filled((h, w), outer - offset), filled((h, w), placed))
+        near, far = (_disc(frame.scale * edge) for edge in _RING)
+        ring = cv2.dilate(both, far) - cv2.dilate(both, near)
+        lips = lips.astype(np.float32)
+        lips = colour_matched(lips, sub, ring * (_chroma_distance(lips, sub) < _SKIN_CHROMA), frame.scale)
+        mask = cv2.dilate(filled((h, w), outer - offset), _disc(frame.scale * _GROW))
         mask = cv2.GaussianBlur(mask, (0, 0), max(frame.scale * _SOFT, 0.5)) * np.float32(share)
-        sub += mask[..., None] * (np.clip(lips.astype(np.float32) * gain, 0, 255) - sub)
+        sub += mask[..., None] * (np.clip(lips, 0, 255) - sub)
+
+
+def _chroma_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Per pixel, how far apart the chromaticities (r, g over r + g + b) of two float RGB images lie.
+    Light scales all three channels; lips, tongue and teeth change their proportions."""
+    def chroma(x: np.ndarray) -> np.ndarray:
+        return x[..., :2] / (x.sum(axis=2, keepdims=True) + 1.0)
+    return np.linalg.norm(chroma(a) - chroma(b), axis=2)
+
+
+def _disc(radius: float) -> np.ndarray:
+    """An elliptical structuring element of ``radius`` pixels (at least 1)."""
+    r = max(int(round(radius)), 1)
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
 
 
 @dataclass
@@ -130,7 +156,6 @@ class _Candidate:
     crop: Parked
     ppu: float
     points: np.ndarray
-    cheeks: np.ndarray
 
 
 class ClosedLipsCollector:
@@ -169,7 +194,7 @@ class ClosedLipsCollector:
                 return
         ppu = float(min(frame.scale, _MAX_PPU))
         crop, crop_points = cut(image, points, ppu)
-        candidate = _Candidate(gap, colour, Parked(crop), ppu, crop_points, cheek_colour(image, points))
+        candidate = _Candidate(gap, colour, Parked(crop), ppu, crop_points)
         self._keep([*self._kept, candidate])
 
     def _sample(self, colours: np.ndarray) -> None:
@@ -224,7 +249,7 @@ class ClosedLipsCollector:
         usual = usual or by_colour[:3]
         most = min(c.gap for c in usual)
         best = max((c for c in usual if c.gap <= most + _AS_CLOSED), key=_sharpness)
-        return ClosedLips(best.crop.get(), best.ppu, best.points, best.cheeks)
+        return ClosedLips(best.crop.get(), best.ppu, best.points)
 
 
 def _distance(a: np.ndarray, b: np.ndarray) -> float:

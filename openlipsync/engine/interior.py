@@ -65,12 +65,6 @@ def lightness(image: np.ndarray, points: np.ndarray) -> float:
     return float(max(np.mean([patch.mean() for patch in _cheek_patches(image, points)]), 1.0))
 
 
-def cheek_colour(image: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """Mean RGB of the cheeks: the light on the face per channel, to carry lips between frames."""
-    pixels = np.vstack([patch.reshape(-1, 3) for patch in _cheek_patches(image, points)])
-    return np.maximum(pixels.mean(axis=0), 1.0)
-
-
 def _curves(canon: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Upper and lower inner-lip curves (corner to corner) relative to the corners' midpoint."""
     corner = canon[list(ms.CORNERS)].mean(axis=0)

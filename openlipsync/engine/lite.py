@@ -23,7 +23,7 @@ from openlipsync.engine.cavity import paint_cavity
 from openlipsync.engine.closed_lips import ClosedLips, shares
 from openlipsync.engine.composite import filled
 from openlipsync.engine.face_track import LandmarkTrack
-from openlipsync.engine.interior import MouthInterior, cheek_colour, lightness
+from openlipsync.engine.interior import MouthInterior, lightness
 from openlipsync.engine.speech import MouthTargets
 from openlipsync.engine.warp import displacement, remap
 
@@ -232,7 +232,7 @@ def render_mouth(image: np.ndarray, points: np.ndarray, pose: MouthPose, lips: n
         kept = tuple(source_gap / 2 if shown else 0.0 for shown in teeth)
         paint_cavity(patch, target, box, frame, pose.gap, kept, _lightness(image, points))
     if closed is not None and closed[1] > 0:
-        closed[0].paint(patch, target, box, frame, cheek_colour(image, points), closed[1])
+        closed[0].paint(patch, target, box, frame, closed[1])
 
     moving = list(ms.MOVING)
     alpha = np.zeros((y1 - y0, x1 - x0), np.float32)

@@ -13,9 +13,9 @@ Per output frame (after selection chose an exemplar):
    frame's own pixels, only moved.
 3. Mouth: the exemplar crop is warped onto the destination shape and laid over the mouth and the
    skin just around it, with a feathered mask.
-4. Colour: the difference between the two layers over a ring of skin around the lips, spread
-   smoothly over the mouth (normalised convolution), is added to the exemplar: a low-frequency,
-   gradient-domain-like correction that matches lighting without touching the teeth's detail.
+4. Colour: the ratio of the two layers over a ring of skin around the lips, spread smoothly over
+   the mouth (``composite.colour_matched``), scales the exemplar: a low-frequency correction that
+   matches lighting without touching the teeth's detail.
 
 Frames the selection gave to lite are rendered by lite's own renderer, exactly as in lite mode, and
 so are the frames lite leaves as decoded (a closed, still mouth under a closed target) and the few
@@ -34,6 +34,7 @@ import numpy as np
 
 from openlipsync.engine import mouth_shape as ms
 from openlipsync.engine.closed_lips import ClosedLips
+from openlipsync.engine.composite import COLOUR_BLUR, colour_matched
 from openlipsync.engine.exemplars import POSE_POINTS, ExemplarLibrary, pose_descriptor
 from openlipsync.engine.face_track import LandmarkTrack
 from openlipsync.engine.interior import MouthInterior
@@ -51,11 +52,6 @@ _LOWER_LIP = 17  # outer lower lip, centre
 _PIN_MARGIN = 0.35  # how far outside the jaw the frame's warp is pinned (canonical units)
 _MOUTH_GROW = 0.12  # the exemplar covers the lips and this much skin around them
 _RING = (0.03, 0.18)  # the skin ring (inner, outer distance from the lips) the colour is matched on
-_COLOUR_BLUR = 0.15  # spatial scale of the colour correction
-#: Ring pixels whose difference exceeds this many times the ring's median difference, and
-#: _COLOUR_TRUSTED (RGB units, a lighting change between two frames), are not skin.
-_COLOUR_OUTLIER = 4.0
-_COLOUR_TRUSTED = 20.0
 _OUTER_GROW, _OUTER_BLUR = 0.08, 0.05  # the changed region around the moved lips and jaw
 _DISSOLVE_GAP = 0.04  # pro dissolves cuts between exemplars whose openings differ less than this
 _NUDGE = 0.05  # the most an exemplar's opening is changed to meet its target (canonical units)
@@ -160,7 +156,7 @@ def _box(points: np.ndarray, dst: np.ndarray, frame: ms.HeadFrame, shape: tuple[
 def _mouth_box(dst: np.ndarray, frame: ms.HeadFrame, box) -> tuple[int, int, int, int]:
     """The part of ``box`` the exemplar layer can touch: the lips, grown, feathered, with the ring."""
     lips = dst[list(ms.OUTER)]
-    pad = frame.scale * (max(_MOUTH_GROW, _RING[1]) + 3 * _COLOUR_BLUR / 2)
+    pad = frame.scale * (max(_MOUTH_GROW, _RING[1]) + 3 * COLOUR_BLUR / 2)
     x0, y0 = np.floor(lips.min(axis=0) - pad).astype(int)
     x1, y1 = np.ceil(lips.max(axis=0) + pad).astype(int)
     return max(x0, box[0]), max(y0, box[1]), min(x1, box[2]), min(y1, box[3])
@@ -179,40 +175,6 @@ def _exemplar_layer(library: ExemplarLibrary, e: int, dst: np.ndarray, fixed: np
     field = displacement(np.vstack([dst[moving], fixed]), np.vstack([ex[moving], ex[list(ALIGN)]]), sub,
                          step=step)
     return remap(library.crops[e], field, sub)
-
-
-def _colour_matched(layer: np.ndarray, under: np.ndarray, ring: np.ndarray,
-                    frame: ms.HeadFrame) -> np.ndarray:
-    """``layer`` times the smooth ratio of ``under`` to it measured on the skin ``ring``.
-
-    Light scales what it falls on, so a shadow that darkens the skin by a fifth darkens the lips by
-    a fifth, not by as many levels as the brighter skin lost: matched by the difference, the
-    exemplar's lips came out darker than the real ones wherever the face was in shadow
-    (woman_hairbun_closeup in standard: 30 of the 42 frames whose lips were off their usual colour).
-    The ratio is taken as a difference of logarithms (of values plus one, so black stays finite).
-
-    Ring pixels that differ far more than the ring does as a whole are left out: there the warped
-    frame shows something other than skin, such as the real lips or tongue reaching past the new
-    lips when the real mouth is open wider than the exemplar, and they tinted the exemplar's lips
-    darker and redder (woman_hairbun_closeup re-enacted in standard: lips off their usual colour
-    on 6.2% of frames, 4.9% without them; the real clip's own share is 2.6%).
-
-    The correction has no detail finer than ``_COLOUR_BLUR``, so it is computed on a grid a few
-    pixels per blur radius and scaled back up.
-    """
-    on = ring > 0
-    if on.any():
-        size = np.linalg.norm(under - layer, axis=2)
-        ring = ring * (size <= max(_COLOUR_OUTLIER * float(np.median(size[on])), _COLOUR_TRUSTED))
-    h, w = ring.shape
-    shrink = max(_COLOUR_BLUR * frame.scale / 4.0, 1.0)
-    small = (max(int(round(w / shrink)), 1), max(int(round(h / shrink)), 1))
-    sigma = _COLOUR_BLUR * frame.scale / shrink
-    weight = cv2.GaussianBlur(cv2.resize(ring, small, interpolation=cv2.INTER_AREA), (0, 0), sigma)
-    log_layer = np.log1p(layer)
-    gain = cv2.resize((np.log1p(under) - log_layer) * ring[..., None], small, interpolation=cv2.INTER_AREA)
-    gain = cv2.GaussianBlur(gain, (0, 0), sigma) / np.maximum(weight, 1e-3)[..., None]
-    return np.expm1(log_layer + cv2.resize(gain, (w, h), interpolation=cv2.INTER_LINEAR))
 
 
 class ExemplarRenderer:
@@ -289,7 +251,7 @@ class ExemplarRenderer:
             under = patch[sy0 - y0 : sy1 - y0, sx0 - x0 : sx1 - x0]
             ring = ((lips > _RING[0] * frame.scale) & (lips < _RING[1] * frame.scale)).astype(np.float32)
             layer = sum(w * _exemplar_layer(self.library, e, dst, fixed, sub, step) for e, w in mix)
-            layer = _colour_matched(layer, under, ring, frame)
+            layer = colour_matched(layer, under, ring, frame.scale)
             mask = _ramp(lips, _MOUTH_GROW * frame.scale, self.style.feather * frame.scale)
             under += mask[..., None] * (layer - under)
         moved = _distance_outside(np.vstack([dst[moving], points[moving]]), (x0, y0), (y1 - y0, x1 - x0))
