@@ -414,14 +414,26 @@ class FrameStore:
             os.unlink(path)
 
     def append(self, points: np.ndarray | None) -> None:
-        if self.count == len(self.array):
-            bigger = self._allocate(2 * len(self.array))
-            bigger[: self.count] = self.array[: self.count]
-            self.array = bigger
+        self._reserve(self.count + 1)
         self.array[self.count] = np.nan if points is None else points
         self.count += 1
         if self.count % pages.EVERY == 0:
             pages.release(self.array)
+
+    def extend(self, frames: np.ndarray) -> int:
+        """Append (n, 468, 2) frames at once and give their pages back; returns the first's index."""
+        first = self.count
+        self._reserve(first + len(frames))
+        self.array[first : first + len(frames)] = frames
+        self.count += len(frames)
+        pages.release(self.array)
+        return first
+
+    def _reserve(self, size: int) -> None:
+        if size > len(self.array):
+            bigger = self._allocate(max(size, 2 * len(self.array)))
+            bigger[: self.count] = self.array[: self.count]
+            self.array = bigger
 
     def frames(self) -> np.ndarray:
         """The frames so far as a plain ndarray view of the map: indexing a ``np.memmap`` wraps every

@@ -30,7 +30,6 @@ import cv2
 import numpy as np
 
 from openlipsync.engine import mouth_shape as ms
-from openlipsync.engine import pages
 from openlipsync.engine.face_track import (
     DEEP_SEARCH_EVERY,
     SEARCH_PATIENCE,
@@ -85,24 +84,36 @@ class FaceRun:
 
     start: int  # first frame
     shot: int
-    raw: FrameStore
+    #: Its landmarks while it runs; once it ended, they lie in the pass's store of ended runs
+    #: (``ended``: that store and the first row), and this one is let go with its file descriptor.
+    raw: FrameStore | None
     ok: list[bool] = field(default_factory=list)
     yaw: list[float] = field(default_factory=list)
     looks: list[np.ndarray] = field(default_factory=list)
     observer: Observer | None = None
+    ended: tuple[FrameStore, int] | None = None
 
     @property
     def stop(self) -> int:
         return self.start + len(self.ok)
 
     def points(self) -> np.ndarray:
-        return self.raw.frames()
+        if self.raw is not None:
+            return self.raw.frames()
+        assert self.ended is not None
+        store, first = self.ended
+        return store.frames()[first : first + len(self.ok)]
 
-    def finish(self) -> None:
-        """The run ended. Its landmarks' pages go back to the kernel (a short run never reaches
-        the store's own release every ``pages.EVERY`` frames: a 10-minute clip cut every 9.4 s
-        kept 64 runs' pages resident) and its observer parks what it kept."""
-        pages.release(self.raw.array)
+    def finish(self, ended: FrameStore) -> None:
+        """The run ended: its landmarks move into ``ended``, the store every ended run of the pass
+        shares, and its observer parks what it kept. Each run's own store holds a file descriptor
+        (the memory map's), so a clip of a thousand shots kept a thousand open, past the usual
+        limit of 1024: tracking failed with "Too many open files". A short run also never reached
+        its store's own page release every ``pages.EVERY`` frames (a 10-minute clip cut every
+        9.4 s kept 64 runs' pages resident); ``extend`` gives them back at once."""
+        assert self.raw is not None
+        self.ended = (ended, ended.extend(self.raw.frames()))
+        self.raw = None
         if self.observer is not None:
             self.observer.finish()
 
@@ -185,6 +196,7 @@ def track_people(
     """
     shots = ShotDetector()
     finder = FaceFinder(width, height)
+    ended = FrameStore(expected_frames or 256)
     active: list[tuple[FaceRun, FaceTracker]] = []
     runs: list[FaceRun] = []
     cuts: list[int] = []
@@ -194,7 +206,7 @@ def track_people(
 
     def end(pair: tuple[FaceRun, FaceTracker]) -> None:
         pair[1].close()
-        pair[0].finish()
+        pair[0].finish(ended)
         active.remove(pair)
 
     pool = ThreadPoolExecutor(min(_MAX_FACES, os.cpu_count() or 1), thread_name_prefix="face-mesh")
