@@ -125,12 +125,13 @@ class ClosedLips:
         # fuller (woman_indoor in lite against new speech: lips off their usual colour on 4% of
         # frames, 1% in the input).
         placed = (self.points[list(LIPS_OUTER)].astype(np.float64) - shift) @ np.linalg.inv(to_crop).T
-        both = np.maximum(filled((h, w), outer - offset), filled((h, w), placed))
+        target_lips = filled((h, w), outer - offset)
+        both = np.maximum(target_lips, filled((h, w), placed))
         near, far = (_disc(frame.scale * edge) for edge in _RING)
         ring = cv2.dilate(both, far) - cv2.dilate(both, near)
         lips = lips.astype(np.float32)
         lips = colour_matched(lips, sub, ring * (_chroma_distance(lips, sub) < _SKIN_CHROMA), frame.scale)
-        mask = cv2.dilate(filled((h, w), outer - offset), _disc(frame.scale * _GROW))
+        mask = cv2.dilate(target_lips, _disc(frame.scale * _GROW))
         mask = cv2.GaussianBlur(mask, (0, 0), max(frame.scale * _SOFT, 0.5)) * np.float32(share)
         sub += mask[..., None] * (np.clip(lips, 0, 255) - sub)
 
@@ -164,11 +165,9 @@ class ClosedLipsCollector:
 
     def __init__(self) -> None:
         self._kept: list[_Candidate] = []
-        # Lip colour of every _SAMPLE_EVERY-th face, in one array that doubles as it fills, and
-        # their median, computed again only after a new sample: not restacked for a median twice
+        self._colours: list[np.ndarray] = []  # lip colour of every _SAMPLE_EVERY-th face
+        # Their median, computed again only after a new sample: not restacked for a median twice
         # on every closed frame, at a cost that grew with the clip (3600 samples at 10 minutes).
-        self._colours = np.empty((64, 3))
-        self._count = 0
         self._median: np.ndarray | None = None
         self._faces = 0
 
@@ -185,7 +184,8 @@ class ClosedLipsCollector:
             return
         colour = lip_colour(*cut(image, points, _COLOUR_PPU))
         if sample and np.isfinite(colour).all():
-            self._sample(colour[None])
+            self._colours.append(colour)
+            self._median = None
         if not closed or not np.isfinite(colour).all():
             return
         if len(self._kept) >= _CANDIDATES:
@@ -197,17 +197,6 @@ class ClosedLipsCollector:
         candidate = _Candidate(gap, colour, Parked(crop), ppu, crop_points)
         self._keep([*self._kept, candidate])
 
-    def _sample(self, colours: np.ndarray) -> None:
-        """Add (n, 3) sampled lip colours."""
-        need = self._count + len(colours)
-        if need > len(self._colours):
-            grown = np.empty((max(need, 2 * len(self._colours)), 3))
-            grown[: self._count] = self._colours[: self._count]
-            self._colours = grown
-        self._colours[self._count : need] = colours
-        self._count = need
-        self._median = None
-
     def park(self, spill: Spill) -> None:
         """The run ended: its candidates' crops go to ``spill`` until a result is asked for."""
         for candidate in self._kept:
@@ -215,10 +204,10 @@ class ClosedLipsCollector:
 
     def _typical(self) -> np.ndarray:
         """The person's usual lip colour: the median of the sampled faces (of the candidates, before any)."""
-        if not self._count:
+        if not self._colours:
             return np.median(np.stack([c.colour for c in self._kept]), axis=0)
         if self._median is None:
-            self._median = np.median(self._colours[: self._count], axis=0)
+            self._median = np.median(np.stack(self._colours), axis=0)
         return self._median
 
     def _keep(self, candidates: list[_Candidate]) -> None:
@@ -232,8 +221,7 @@ class ClosedLipsCollector:
     def merged(cls, collectors: list[ClosedLipsCollector]) -> ClosedLipsCollector:
         """One collector over several (one person's face runs)."""
         merged = cls()
-        for each in collectors:
-            merged._sample(each._colours[: each._count])
+        merged._colours = [c for each in collectors for c in each._colours]
         merged._keep([c for each in collectors for c in each._kept])
         return merged
 

@@ -99,7 +99,7 @@ class VideoWriter:
             context = self._video.codec_context
             context.colorspace, context.color_primaries = colour.matrix, colour.primaries
             context.color_trc, context.color_range = colour.transfer, ColorRange.MPEG
-            self._video.codec_context.thread_type = "FRAME"
+            context.thread_type = "FRAME"
             self._audio_stream = None
             if self._audio is not None:
                 self._audio_stream = self._container.add_stream("aac", rate=_AUDIO_RATE, layout="mono")
