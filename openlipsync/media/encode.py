@@ -15,6 +15,7 @@ caller's next frame is decoded and re-animated while this one is compressed. Mea
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import queue
 import threading
@@ -43,12 +44,30 @@ _QUEUE_FRAMES = 4
 def x264_options(crf: int, preset: str) -> dict[str, str]:
     """The encoder settings of every output (and of the trial encodes that choose its CRF).
 
-    No B-frames: with them, x264's lookahead reads memory it never wrote, so the same frames
-    encoded twice could differ in a few blocks (running under ``MALLOC_PERTURB_`` shows it at
-    most sizes, 704 or 720 px wide included). Without them the output is the same bits for the
-    same input, and encoding is ~20% faster, for files ~25-50% larger at the same quality.
+    Same input, same bits: x264's AVX-512 code reads memory it never wrote (in its MB-tree rate
+    control: off, the output is stable), so on a CPU with AVX-512 the same frames encoded twice
+    could differ by a few levels, at most widths (590, 592, 720, 1080 px, not 1280 or 1920). Its
+    AVX2 code does not; it costs 2-8% more encoding time there (``benchmarks.encoder``). No
+    B-frames: encoding is faster, for somewhat larger files.
     """
-    return {"crf": str(crf), "preset": preset, "x264-params": "bframes=0"}
+    params = "bframes=0:asm=AVX2" if _has_avx512() else "bframes=0"
+    return {"crf": str(crf), "preset": preset, "x264-params": params}
+
+
+@functools.cache
+def _has_avx512() -> bool:
+    """Whether x264 would pick its AVX-512 code here. Naming a lower set is safe only on a CPU
+    that has it (x264 then uses it unchecked), and every CPU with AVX-512 has AVX2. NumPy's own
+    runtime dispatch detected the features; its table is private, so a NumPy without it counts
+    as no AVX-512."""
+    try:
+        from numpy._core._multiarray_umath import __cpu_features__ as features
+    except ImportError:
+        try:
+            from numpy.core._multiarray_umath import __cpu_features__ as features
+        except ImportError:
+            return False
+    return bool(features.get("AVX512_SKX")) and bool(features.get("AVX2"))
 
 
 class VideoWriter:
