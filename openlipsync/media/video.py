@@ -15,6 +15,7 @@ from pathlib import Path
 import av
 import numpy as np
 
+from openlipsync.media import heap
 from openlipsync.media.errors import MediaError
 from openlipsync.media.pixels import frame_to_rgb
 from openlipsync.media.probe import VideoInfo, probe_video, rotation_of
@@ -70,6 +71,8 @@ def _frames(path, info: VideoInfo, start: float, end: float | None, max_fps: flo
     index = -1
     for index, (time, frame, rotation) in enumerate(decoded):
         yield Frame(index=index, time=time, image=frame_to_rgb(frame, rotation))
+        if (index + 1) % heap.EVERY == 0:
+            heap.trim()
     if index < 0:
         raise MediaError("invalid_parameters", f"no frame of {Path(path).name} lies in [{start}, {end})")
 
