@@ -10,7 +10,7 @@ from openlipsync.media.video import read_frames
 from tests.conftest import shared_media
 
 _FRAGMENTED = """
-import numpy as np, sys
+import numpy as np
 from openlipsync.media import heap
 def anon_mib():
     return next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("RssAnon:")) / 1024

@@ -44,11 +44,11 @@ _QUEUE_FRAMES = 4
 def x264_options(crf: int, preset: str) -> dict[str, str]:
     """The encoder settings of every output (and of the trial encodes that choose its CRF).
 
-    Same input, same bits: x264's AVX-512 code reads memory it never wrote (in its MB-tree rate
-    control: off, the output is stable), so on a CPU with AVX-512 the same frames encoded twice
-    could differ by a few levels, at most widths (590, 592, 720, 1080 px, not 1280 or 1920). Its
-    AVX2 code does not; it costs 2-8% more encoding time there (``benchmarks.encoder``). No
-    B-frames: encoding is faster, for somewhat larger files.
+    Same input, same bits: x264's AVX-512 code reads memory it never wrote (somewhere in its
+    MB-tree rate control, which steadies the output when turned off), so on a CPU with AVX-512 the
+    same frames encoded twice could differ by a few levels at most widths (590, 592, 720, 1080 px;
+    not 1280 or 1920). Its AVX2 code does not; it costs 2-8% more encoding time there
+    (``benchmarks.encoder``). No B-frames: encoding is faster, for somewhat larger files.
     """
     params = "bframes=0:asm=AVX2" if _has_avx512() else "bframes=0"
     return {"crf": str(crf), "preset": preset, "x264-params": params}
