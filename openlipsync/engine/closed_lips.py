@@ -126,12 +126,11 @@ class ClosedLips:
         # frames, 1% in the input).
         placed = (self.points[list(LIPS_OUTER)].astype(np.float64) - shift) @ np.linalg.inv(to_crop).T
         target_lips = filled((h, w), outer - offset)
-        both = np.maximum(target_lips, filled((h, w), placed))
-        near, far = (_disc(frame.scale * edge) for edge in _RING)
-        ring = cv2.dilate(both, far) - cv2.dilate(both, near)
+        both = _distance_to(np.maximum(target_lips, filled((h, w), placed)))
+        ring = _within(both, frame.scale * _RING[1]) - _within(both, frame.scale * _RING[0])
         lips = lips.astype(np.float32)
         lips = colour_matched(lips, sub, ring * (_chroma_distance(lips, sub) < _SKIN_CHROMA), frame.scale)
-        mask = cv2.dilate(target_lips, _disc(frame.scale * _GROW))
+        mask = _within(_distance_to(target_lips), frame.scale * _GROW)
         mask = cv2.GaussianBlur(mask, (0, 0), max(frame.scale * _SOFT, 0.5)) * np.float32(share)
         sub += mask[..., None] * (np.clip(lips, 0, 255) - sub)
 
@@ -144,10 +143,17 @@ def _chroma_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.linalg.norm(chroma(a) - chroma(b), axis=2)
 
 
-def _disc(radius: float) -> np.ndarray:
-    """An elliptical structuring element of ``radius`` pixels (at least 1)."""
-    r = max(int(round(radius)), 1)
-    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+def _distance_to(mask: np.ndarray) -> np.ndarray:
+    """Each pixel's distance in pixels to ``mask`` (a float mask, inside where at least half)."""
+    return cv2.distanceTransform((mask < 0.5).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+
+
+def _within(distance: np.ndarray, radius: float) -> np.ndarray:
+    """The mask grown by ``radius`` pixels (at least 1), from its :func:`_distance_to`, with a
+    one-pixel soft edge. Growing by distance costs the same at any radius; ``cv2.dilate`` with a
+    disc the size of a large face's ring took 1.5 ms a call, an eighth of lite's rendering on a
+    720x1280 selfie."""
+    return np.clip(max(radius, 1.0) + 0.5 - distance, 0.0, 1.0)
 
 
 @dataclass
