@@ -24,7 +24,7 @@ import numpy as np
 from scipy.ndimage import gaussian_filter1d, maximum_filter1d
 
 from openlipsync.engine import mouth_shape as ms
-from openlipsync.engine.composite import COLOUR_BLUR, colour_matched, filled
+from openlipsync.engine.composite import COLOUR_BLUR, colour_matched, distance_outside
 from openlipsync.engine.exemplars import LIP_COLOUR_TOLERANCE, cut, lip_colour, opening, sharpness
 from openlipsync.engine.face_track import LIPS_OUTER
 from openlipsync.engine.spill import Parked, Spill
@@ -125,12 +125,12 @@ class ClosedLips:
         # fuller (woman_indoor in lite against new speech: lips off their usual colour on 4% of
         # frames, 1% in the input).
         placed = (self.points[list(LIPS_OUTER)].astype(np.float64) - shift) @ np.linalg.inv(to_crop).T
-        target_lips = filled((h, w), outer - offset)
-        both = _distance_to(np.maximum(target_lips, filled((h, w), placed)))
-        ring = _within(both, frame.scale * _RING[1]) - _within(both, frame.scale * _RING[0])
+        target_lips = distance_outside(outer, offset, (h, w))
+        both = np.minimum(target_lips, distance_outside(placed, (0.0, 0.0), (h, w)))
+        ring = ((both > _RING[0] * frame.scale) & (both < _RING[1] * frame.scale)).astype(np.float32)
         lips = lips.astype(np.float32)
         lips = colour_matched(lips, sub, ring * (_chroma_distance(lips, sub) < _SKIN_CHROMA), frame.scale)
-        mask = _within(_distance_to(target_lips), frame.scale * _GROW)
+        mask = (target_lips <= max(frame.scale * _GROW, 1.0)).astype(np.float32)
         mask = cv2.GaussianBlur(mask, (0, 0), max(frame.scale * _SOFT, 0.5)) * np.float32(share)
         sub += mask[..., None] * (np.clip(lips, 0, 255) - sub)
 
@@ -141,19 +141,6 @@ def _chroma_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     def chroma(x: np.ndarray) -> np.ndarray:
         return x[..., :2] / (x.sum(axis=2, keepdims=True) + 1.0)
     return np.linalg.norm(chroma(a) - chroma(b), axis=2)
-
-
-def _distance_to(mask: np.ndarray) -> np.ndarray:
-    """Each pixel's distance in pixels to ``mask`` (a float mask, inside where at least half)."""
-    return cv2.distanceTransform((mask < 0.5).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
-
-
-def _within(distance: np.ndarray, radius: float) -> np.ndarray:
-    """The mask grown by ``radius`` pixels (at least 1), from its :func:`_distance_to`, with a
-    one-pixel soft edge. Growing by distance costs the same at any radius; ``cv2.dilate`` with a
-    disc the size of a large face's ring took 1.5 ms a call, an eighth of lite's rendering on a
-    720x1280 selfie."""
-    return np.clip(max(radius, 1.0) + 0.5 - distance, 0.0, 1.0)
 
 
 @dataclass

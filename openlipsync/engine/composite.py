@@ -18,6 +18,20 @@ def filled(shape: tuple[int, int], polygon: np.ndarray) -> np.ndarray:
     return mask
 
 
+def distance_outside(points: np.ndarray, offset: tuple[float, float], shape: tuple[int, int]) -> np.ndarray:
+    """Pixels from the convex hull of ``points`` (0 inside) over a box at ``offset`` of ``shape``.
+
+    Masks grown and feathered from a distance map cost one linear-time transform, where dilating
+    and blurring by a face-sized radius cost tens of milliseconds per frame on a close-up (and
+    lent closed lips' light ring, dilated, 1.5 ms a call: an eighth of lite's rendering on a
+    720x1280 selfie).
+    """
+    outside = np.full(shape, 255, np.uint8)
+    hull = cv2.convexHull(np.round((points - np.asarray(offset)) * 4).astype(np.int32))
+    cv2.fillConvexPoly(outside, hull, 0, lineType=cv2.LINE_8, shift=2)
+    return cv2.distanceTransform(outside, cv2.DIST_L2, cv2.DIST_MASK_5)
+
+
 def paste(image: np.ndarray, patch: np.ndarray, box: tuple[int, int, int, int], alpha: np.ndarray) -> None:
     """Blend ``patch`` (float32 RGB) into ``image`` (uint8 RGB, in place) over ``box`` with ``alpha``."""
     x0, y0, x1, y1 = box

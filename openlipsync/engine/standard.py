@@ -29,12 +29,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 
 from openlipsync.engine import mouth_shape as ms
 from openlipsync.engine.closed_lips import ClosedLips
-from openlipsync.engine.composite import COLOUR_BLUR, colour_matched
+from openlipsync.engine.composite import COLOUR_BLUR, colour_matched, distance_outside
 from openlipsync.engine.exemplars import POSE_POINTS, ExemplarLibrary, pose_descriptor
 from openlipsync.engine.face_track import LandmarkTrack
 from openlipsync.engine.interior import MouthInterior
@@ -115,18 +114,6 @@ def destination(lips: np.ndarray, gap: float, points: np.ndarray, frame: ms.Head
     centre, half = canon[:, 0].mean(), max(np.ptp(canon[:, 0]) / 2, 1e-6)
     dst[list(ms.JAW)] += np.clip(1.0 - np.abs(canon[:, 0] - centre) / half, 0.0, 1.0)[:, None] * offset
     return dst
-
-
-def _distance_outside(points: np.ndarray, offset: tuple[int, int], shape: tuple[int, int]) -> np.ndarray:
-    """Pixels from the convex hull of ``points`` (0 inside) over a box at ``offset`` of ``shape``.
-
-    Masks grown and feathered from a distance map cost one linear-time transform, where dilating
-    and blurring by a face-sized radius cost tens of milliseconds per frame on a close-up.
-    """
-    outside = np.full(shape, 255, np.uint8)
-    hull = cv2.convexHull(np.round((points - offset) * 4).astype(np.int32))
-    cv2.fillConvexPoly(outside, hull, 0, lineType=cv2.LINE_8, shift=2)
-    return cv2.distanceTransform(outside, cv2.DIST_L2, cv2.DIST_MASK_5)
 
 
 def _ramp(distance: np.ndarray, edge: float, soft: float) -> np.ndarray:
@@ -247,14 +234,14 @@ class ExemplarRenderer:
         sub = _mouth_box(dst, frame, box)
         sx0, sy0, sx1, sy1 = sub
         if sx1 > sx0 and sy1 > sy0:
-            lips = _distance_outside(dst[list(ms.OUTER)], (sx0, sy0), (sy1 - sy0, sx1 - sx0))
+            lips = distance_outside(dst[list(ms.OUTER)], (sx0, sy0), (sy1 - sy0, sx1 - sx0))
             under = patch[sy0 - y0 : sy1 - y0, sx0 - x0 : sx1 - x0]
             ring = ((lips > _RING[0] * frame.scale) & (lips < _RING[1] * frame.scale)).astype(np.float32)
             layer = sum(w * _exemplar_layer(self.library, e, dst, fixed, sub, step) for e, w in mix)
             layer = colour_matched(layer, under, ring, frame.scale)
             mask = _ramp(lips, _MOUTH_GROW * frame.scale, self.style.feather * frame.scale)
             under += mask[..., None] * (layer - under)
-        moved = _distance_outside(np.vstack([dst[moving], points[moving]]), (x0, y0), (y1 - y0, x1 - x0))
+        moved = distance_outside(np.vstack([dst[moving], points[moving]]), (x0, y0), (y1 - y0, x1 - x0))
         alpha = _ramp(moved, _OUTER_GROW * frame.scale, _OUTER_BLUR * frame.scale)
         return patch, box, alpha
 

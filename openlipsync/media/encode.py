@@ -63,10 +63,7 @@ def _has_avx512() -> bool:
     try:
         from numpy._core._multiarray_umath import __cpu_features__ as features
     except ImportError:
-        try:
-            from numpy.core._multiarray_umath import __cpu_features__ as features
-        except ImportError:
-            return False
+        return False
     return bool(features.get("AVX512_SKX")) and bool(features.get("AVX2"))
 
 
