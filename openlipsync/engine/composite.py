@@ -22,9 +22,8 @@ def distance_outside(points: np.ndarray, offset: tuple[float, float], shape: tup
     """Pixels from the convex hull of ``points`` (0 inside) over a box at ``offset`` of ``shape``.
 
     Masks grown and feathered from a distance map cost one linear-time transform, where dilating
-    and blurring by a face-sized radius cost tens of milliseconds per frame on a close-up (and
-    lent closed lips' light ring, dilated, 1.5 ms a call: an eighth of lite's rendering on a
-    720x1280 selfie).
+    and blurring by a face-sized radius cost tens of milliseconds per frame on a close-up (the
+    lent closed lips' light ring, dilated, made lite slower than standard on a 720x1280 selfie).
     """
     outside = np.full(shape, 255, np.uint8)
     hull = cv2.convexHull(np.round((points - np.asarray(offset)) * 4).astype(np.int32))
