@@ -124,23 +124,30 @@ class ClosedLips:
         # paler than this frame's, a pale rim around the lips wherever the frame's own lips were
         # fuller (woman_indoor in lite against new speech: lips off their usual colour on 4% of
         # frames, 1% in the input).
-        placed = (self.points[list(LIPS_OUTER)].astype(np.float64) - shift) @ np.linalg.inv(to_crop).T
+        # The inverse of ``to_crop`` in closed form (the head frame's axes are orthonormal): LAPACK's
+        # 2x2 inverse woke OpenBLAS's thread pool, whose spinning cost lite on the 720x1280 selfie
+        # about 2 CPU seconds.
+        from_crop = frame.scale * frame.axes.T @ np.diag([stretch / self.ppu, 1.0 / self.ppu])
+        placed = (self.points[list(LIPS_OUTER)].astype(np.float64) - shift) @ from_crop.T
         target_lips = distance_outside(outer, offset, (h, w))
         both = np.minimum(target_lips, distance_outside(placed, (0.0, 0.0), (h, w)))
-        ring = ((both > _RING[0] * frame.scale) & (both < _RING[1] * frame.scale)).astype(np.float32)
+        ring = (both > _RING[0] * frame.scale) & (both < _RING[1] * frame.scale)
         lips = lips.astype(np.float32)
-        lips = colour_matched(lips, sub, ring * (_chroma_distance(lips, sub) < _SKIN_CHROMA), frame.scale)
+        skin = np.zeros((h, w), np.float32)
+        skin[ring] = _chroma_distance(lips[ring], sub[ring]) < _SKIN_CHROMA
+        lips = colour_matched(lips, sub, skin, frame.scale)
         mask = (target_lips <= max(frame.scale * _GROW, 1.0)).astype(np.float32)
         mask = cv2.GaussianBlur(mask, (0, 0), max(frame.scale * _SOFT, 0.5)) * np.float32(share)
         sub += mask[..., None] * (np.clip(lips, 0, 255) - sub)
 
 
 def _chroma_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Per pixel, how far apart the chromaticities (r, g over r + g + b) of two float RGB images lie.
-    Light scales all three channels; lips, tongue and teeth change their proportions."""
+    """Per pixel, how far apart the chromaticities (r, g over r + g + b) of two float RGB images
+    (or (n, 3) pixels) lie. Light scales all three channels; lips, tongue and teeth change their
+    proportions."""
     def chroma(x: np.ndarray) -> np.ndarray:
-        return x[..., :2] / (x.sum(axis=2, keepdims=True) + 1.0)
-    return np.linalg.norm(chroma(a) - chroma(b), axis=2)
+        return x[..., :2] / (x.sum(axis=-1, keepdims=True) + 1.0)
+    return np.linalg.norm(chroma(a) - chroma(b), axis=-1)
 
 
 @dataclass

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 from scipy.ndimage import gaussian_filter1d, maximum_filter1d
 
@@ -21,11 +20,11 @@ from openlipsync.engine import mouth_shape as ms
 from openlipsync.engine import pages
 from openlipsync.engine.cavity import paint_cavity
 from openlipsync.engine.closed_lips import ClosedLips, shares
-from openlipsync.engine.composite import filled
+from openlipsync.engine.composite import distance_outside, filled, ramp
 from openlipsync.engine.face_track import LandmarkTrack
 from openlipsync.engine.interior import MouthInterior, lightness
 from openlipsync.engine.speech import MouthTargets
-from openlipsync.engine.warp import displacement, remap
+from openlipsync.engine.warp import displacement, grid_step, remap
 
 #: A source opening shows teeth when the band next to a lip is this much brighter than the lip
 #: (teeth are pale, the inside of a mouth dark); below _TEETH_MIN_GAP there is nothing to see.
@@ -33,7 +32,8 @@ _TEETH_CONTRAST = 1.2
 _TEETH_MIN_GAP = 0.03
 #: How far outside the jaw the warp is pinned to zero (inter-ocular units).
 _PIN_MARGIN = 0.35
-#: The blend mask: the moved landmarks' hull grown by _GROW, then feathered by a Gaussian of _SOFT.
+#: The blend mask: the moved landmarks' hull grown by _GROW, feathered _SOFT either side of that
+#: (inter-ocular units; standard's outer mask is the same).
 _GROW, _SOFT = 0.08, 0.05
 #: Share of each lip's thickness the new lip line is sampled inside the lip when a mouth closes fully
 #: over teeth.
@@ -130,7 +130,7 @@ def _region(points: np.ndarray, target: np.ndarray, frame: ms.HeadFrame, shape: 
     ring = jaw + out * _PIN_MARGIN * frame.scale
     h, w = shape[:2]
     moving = list(ms.MOVING)
-    reach = (_GROW + 3 * _SOFT) * frame.scale + 2
+    reach = (_GROW + _SOFT) * frame.scale + 2
     touched = np.vstack([points[moving], target[moving]])
     x0, y0 = np.floor(touched.min(axis=0) - reach).astype(int)
     x1, y1 = np.ceil(touched.max(axis=0) + reach).astype(int) + 1
@@ -220,7 +220,7 @@ def render_mouth(image: np.ndarray, points: np.ndarray, pose: MouthPose, lips: n
         idx = list(side)
         dst = np.vstack([target[idx], pinned]).astype(np.float64)
         src = np.vstack([sources[idx], pinned]).astype(np.float64)
-        fields.append(displacement(dst, src, box))
+        fields.append(displacement(dst, src, box, step=grid_step(frame.scale)))
     x0, y0, x1, y1 = box
     upper = _split_mask(target, frame, box, (y1 - y0, x1 - x0))[..., None]
     patch = remap(image, fields[1] + upper * (fields[0] - fields[1]), box)
@@ -235,10 +235,6 @@ def render_mouth(image: np.ndarray, points: np.ndarray, pose: MouthPose, lips: n
         closed[0].paint(patch, target, box, frame, closed[1])
 
     moving = list(ms.MOVING)
-    alpha = np.zeros((y1 - y0, x1 - x0), np.float32)
-    hull = cv2.convexHull(np.round(np.vstack([target[moving], points[moving]]) - (x0, y0)).astype(np.int32))
-    cv2.fillConvexPoly(alpha, hull, 1.0)
-    grow = max(int(frame.scale * _GROW), 2)
-    alpha = cv2.dilate(alpha, np.ones((2 * grow + 1, 2 * grow + 1), np.uint8))
-    alpha = cv2.GaussianBlur(alpha, (0, 0), max(frame.scale * _SOFT, 1.0))
+    moved = distance_outside(np.vstack([target[moving], points[moving]]), (x0, y0), (y1 - y0, x1 - x0))
+    alpha = ramp(moved, _GROW * frame.scale, _SOFT * frame.scale)
     return patch, box, alpha

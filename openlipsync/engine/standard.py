@@ -33,7 +33,7 @@ import numpy as np
 
 from openlipsync.engine import mouth_shape as ms
 from openlipsync.engine.closed_lips import ClosedLips
-from openlipsync.engine.composite import COLOUR_BLUR, colour_matched, distance_outside
+from openlipsync.engine.composite import COLOUR_BLUR, colour_matched, distance_outside, ramp
 from openlipsync.engine.exemplars import POSE_POINTS, ExemplarLibrary, pose_descriptor
 from openlipsync.engine.face_track import LandmarkTrack
 from openlipsync.engine.interior import MouthInterior
@@ -41,7 +41,7 @@ from openlipsync.engine.library import ClipPass, LibrarySpec, build_library
 from openlipsync.engine.lite import LiteRenderer
 from openlipsync.engine.selection import LITE, Selection, select
 from openlipsync.engine.speech import MouthTargets
-from openlipsync.engine.warp import displacement, remap
+from openlipsync.engine.warp import displacement, grid_step, remap
 
 #: Points fitted to place an exemplar on a face: they move with the head, not with the mouth, and
 #: lie inside the face (the mesh guesses the face outline on a turned head): eye corners, nose
@@ -116,12 +116,6 @@ def destination(lips: np.ndarray, gap: float, points: np.ndarray, frame: ms.Head
     return dst
 
 
-def _ramp(distance: np.ndarray, edge: float, soft: float) -> np.ndarray:
-    """1 well inside ``edge`` pixels, 0 well outside, a smooth step ``soft`` pixels either side."""
-    x = np.clip((edge + soft - distance) / max(2.0 * soft, 1e-6), 0.0, 1.0)
-    return x * x * (3.0 - 2.0 * x)
-
-
 def _box(points: np.ndarray, dst: np.ndarray, frame: ms.HeadFrame, shape: tuple[int, ...]):
     """Pinned anchors outside the jaw (own and destination), and the box the output alpha can reach:
     the moved landmarks, old and new, grown by the alpha's reach (the anchors may lie outside it)."""
@@ -147,11 +141,6 @@ def _mouth_box(dst: np.ndarray, frame: ms.HeadFrame, box) -> tuple[int, int, int
     x0, y0 = np.floor(lips.min(axis=0) - pad).astype(int)
     x1, y1 = np.ceil(lips.max(axis=0) + pad).astype(int)
     return max(x0, box[0]), max(y0, box[1]), min(x1, box[2]), min(y1, box[3])
-
-
-def _grid_step(frame: ms.HeadFrame) -> int:
-    """Spline grid spacing: a tenth of the eye distance, so a close-up costs what a small face does."""
-    return max(8, int(frame.scale / 10))
 
 
 def _exemplar_layer(library: ExemplarLibrary, e: int, dst: np.ndarray, fixed: np.ndarray, sub,
@@ -225,7 +214,7 @@ class ExemplarRenderer:
         fixed = points[list(ALIGN)].astype(np.float64)
         pins = np.vstack([points[list(ms.FIXED)], ring_pts])
         # 2. The frame's own lips and jaw moved onto the destination shape.
-        step = _grid_step(frame)
+        step = grid_step(frame.scale)
         field = displacement(np.vstack([dst[moving], pins]), np.vstack([points[moving], pins]), box,
                              step=step)
         patch = remap(image, field, box)
@@ -239,10 +228,10 @@ class ExemplarRenderer:
             ring = ((lips > _RING[0] * frame.scale) & (lips < _RING[1] * frame.scale)).astype(np.float32)
             layer = sum(w * _exemplar_layer(self.library, e, dst, fixed, sub, step) for e, w in mix)
             layer = colour_matched(layer, under, ring, frame.scale)
-            mask = _ramp(lips, _MOUTH_GROW * frame.scale, self.style.feather * frame.scale)
+            mask = ramp(lips, _MOUTH_GROW * frame.scale, self.style.feather * frame.scale)
             under += mask[..., None] * (layer - under)
         moved = distance_outside(np.vstack([dst[moving], points[moving]]), (x0, y0), (y1 - y0, x1 - x0))
-        alpha = _ramp(moved, _OUTER_GROW * frame.scale, _OUTER_BLUR * frame.scale)
+        alpha = ramp(moved, _OUTER_GROW * frame.scale, _OUTER_BLUR * frame.scale)
         return patch, box, alpha
 
 

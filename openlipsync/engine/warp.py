@@ -21,6 +21,12 @@ def _sq_dist(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.maximum((a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2.0 * a @ b.T, 0.0)
 
 
+def grid_step(scale: float) -> int:
+    """Spline grid spacing for a face ``scale`` pixels between the eyes: a tenth of that, so a
+    close-up costs what a small face does."""
+    return max(8, int(scale / 10))
+
+
 def displacement(
     dst: np.ndarray,
     src: np.ndarray,
