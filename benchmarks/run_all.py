@@ -20,6 +20,7 @@ BENCHMARKS = [
     ("benchmarks.people", []),  # a few minutes: the speaker choice on composed clips, tracking cost
     ("benchmarks.tracker", []),  # a few minutes: the landmark model run directly against MediaPipe's graph
     ("benchmarks.key_frames", []),  # a minute: the mesh on key frames only, three ways to fill in the rest
+    ("benchmarks.mouth_cost", []),  # two minutes: CPU a frame of the mouth rendering alone, lite, standard
     ("benchmarks.encoder", []),  # a minute: x264 held to AVX2 against its AVX-512 code
     ("benchmarks.throughput", []),
     ("benchmarks.load", []),  # about 3 minutes: concurrent clients, embedded and cluster
