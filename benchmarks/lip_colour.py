@@ -16,20 +16,16 @@ see ``report.comparison_args``.
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
 
-from benchmarks.report import OUT, comparison_args, media, use_engine, write_section
+from benchmarks.report import OUT, comparison_options, media, write_section
 
 MODES = ("lite", "standard", "pro")
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    comparison_args(parser)
-    args = parser.parse_args(argv)
-    use_engine(args)
+    args = comparison_options(__doc__, argv)
     from benchmarks.quality import PAIRS
     from benchmarks.reenact import engine_info, selfcheck
     from openlipsync.engine.options import RenderOptions

@@ -17,13 +17,12 @@ the way its ``render()`` builds them).
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
 
 import numpy as np
 
-from benchmarks.report import comparison_args, media, use_engine, write_section
+from benchmarks.report import comparison_options, media, write_section
 
 #: (clip, what it is): a large face, two mid-size ones, a small one that never opens its mouth.
 CLIPS = (("man_selfie_portrait_silent.mp4", "720x1280, large face"),
@@ -88,10 +87,7 @@ def measure(name: str) -> dict[str, float]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    comparison_args(parser)
-    args = parser.parse_args(argv)
-    use_engine(args)
+    args = comparison_options(__doc__, argv)
     import openlipsync
     from benchmarks.reenact import engine_info
 

@@ -16,24 +16,20 @@ darkened lips wherever the landmarks' inner lip contour sits a pixel inside it.
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from benchmarks.report import OUT, ROOT, comparison_args, media, use_engine, write_section
+from benchmarks.report import OUT, ROOT, comparison_options, media, write_section
 
 CLIP, SPEECH = "woman_room_landscape.mp4", "speech_en_a.wav"
 FIGURES = ("r_best", "silence_ratio", "mouth_jitter", "lip_colour_off")
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    comparison_args(parser)
-    args = parser.parse_args(argv)
-    use_engine(args)
+    args = comparison_options(__doc__, argv)
     import openlipsync
     from benchmarks.quality import judge
     from benchmarks.reenact import engine_info, selfcheck

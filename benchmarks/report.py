@@ -111,6 +111,16 @@ def comparison_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-doc", action="store_true", help="do not write docs/benchmarks.md")
 
 
+def comparison_options(doc: str, argv: list[str] | None) -> argparse.Namespace:
+    """A comparing benchmark's options (``comparison_args``, described by the first line of
+    ``doc``), with ``--engine``'s package put first on the path: call before importing openlipsync."""
+    parser = argparse.ArgumentParser(description=doc.split("\n", 1)[0])
+    comparison_args(parser)
+    args = parser.parse_args(argv)
+    use_engine(args)
+    return args
+
+
 def use_engine(args: argparse.Namespace) -> None:
     """Put ``--engine``'s package first on the path; call before anything imports openlipsync."""
     if args.engine:
