@@ -235,7 +235,14 @@ class Worker:
             children = psutil.Process(self.process.pid).children(recursive=True)
         except psutil.NoSuchProcess:
             return []
-        return [child.pid for child in children if "spawn_main" in " ".join(child.cmdline())]
+        pids = []
+        for child in children:
+            try:
+                if "spawn_main" in " ".join(child.cmdline()):
+                    pids.append(child.pid)
+            except psutil.NoSuchProcess:
+                continue  # it exited between the listing and the look (a render that just ended)
+        return pids
 
     def kill(self) -> None:
         self.process.kill()
