@@ -125,8 +125,8 @@ class ClosedLips:
         # fuller (woman_indoor in lite against new speech: lips off their usual colour on 4% of
         # frames, 1% in the input).
         # The inverse of ``to_crop`` in closed form (the head frame's axes are orthonormal): LAPACK's
-        # 2x2 inverse woke OpenBLAS's thread pool, whose spinning cost lite on the 720x1280 selfie
-        # about 2 CPU seconds.
+        # 2x2 inverse woke OpenBLAS's thread pool on every closed frame, and its threads' spinning
+        # cost lite 2.5-3.4 of its ~15 CPU seconds on the 720x1280 selfie.
         from_crop = frame.scale * frame.axes.T @ np.diag([stretch / self.ppu, 1.0 / self.ppu])
         placed = (self.points[list(LIPS_OUTER)].astype(np.float64) - shift) @ from_crop.T
         target_lips = distance_outside(outer, offset, (h, w))
