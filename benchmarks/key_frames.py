@@ -27,7 +27,7 @@ import time
 import cv2
 import numpy as np
 
-from benchmarks.report import MEDIA, write_section
+from benchmarks.report import clip_rows, write_section
 from openlipsync.engine.face_track import JAW, LIPS_INNER, LIPS_OUTER, FaceTracker, eye_distance
 from openlipsync.media.probe import probe_video
 from openlipsync.media.video import read_frames
@@ -109,17 +109,13 @@ def measure(path) -> dict | None:
 
 
 def main() -> None:
-    rows = []
-    for path in sorted(MEDIA.glob("*.mp4")):
-        r = measure(path)
-        if r is None:
-            rows.append(f"| {path.name} | no face followed | | | | | | | |")
-            continue
-        rows.append(f"| {path.name} | {r['frames']} ({r['between']}) | {r['interpolation']:.2f} | "
-                    f"{r['flow']:.2f} | {r['adaptive']:.2f} (max {r['adaptive_max']:.1f}) | "
-                    f"{r['adaptive_first']:.2f} -> {r['adaptive_last']:.2f} | {r['saved'] * 100:.0f}% | "
-                    f"{r['mesh_ms']:.2f} | {r['flow_ms']:.2f} |")
-        print(rows[-1], flush=True)
+    def row(name: str, r: dict) -> str:
+        return (f"| {name} | {r['frames']} ({r['between']}) | {r['interpolation']:.2f} | "
+                f"{r['flow']:.2f} | {r['adaptive']:.2f} (max {r['adaptive_max']:.1f}) | "
+                f"{r['adaptive_first']:.2f} -> {r['adaptive_last']:.2f} | {r['saved'] * 100:.0f}% | "
+                f"{r['mesh_ms']:.2f} | {r['flow_ms']:.2f} |")
+
+    rows = clip_rows(measure, row, 8)
     header = ("| clip | frames (filled in) | interpolation p95 | flow p95 | adaptive p95 | adaptive drift "
               "| mesh off | tracker ms | flow ms |")
     body = f"""Every shared clip (first {SECONDS:g} s), the mesh on every frame against three ways of

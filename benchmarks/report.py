@@ -11,6 +11,7 @@ import datetime as dt
 import os
 import platform
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,6 +37,19 @@ def machine() -> str:
         pass
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     return f"{cpu}, {os.cpu_count()} cores, {mem:.0f} GiB RAM, Python {platform.python_version()}"
+
+
+def clip_rows(measure: Callable[[Path], dict | None], row: Callable[[str, dict], str],
+              columns: int) -> list[str]:
+    """One table row per shared clip, printed as it comes: ``row(name, measure(path))``, or a row
+    saying no face was followed where ``measure`` returns None (``columns`` cells after the name)."""
+    rows = []
+    for path in sorted(MEDIA.glob("*.mp4")):
+        result = measure(path)
+        rows.append(f"| {path.name} | no face followed |{' |' * (columns - 1)}" if result is None
+                    else row(path.name, result))
+        print(rows[-1], flush=True)
+    return rows
 
 
 def write_section(name: str, title: str, body: str, command: str) -> None:

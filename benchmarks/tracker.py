@@ -25,7 +25,7 @@ import time
 import mediapipe as mp
 import numpy as np
 
-from benchmarks.report import MEDIA, write_section
+from benchmarks.report import clip_rows, write_section
 from openlipsync.engine.face_track import (
     JAW,
     LIPS_INNER,
@@ -137,18 +137,13 @@ def measure(path) -> dict | None:
 
 
 def main() -> None:
-    rows = []
-    for path in sorted(MEDIA.glob("*.mp4")):
-        result = measure(path)
-        if result is None:
-            rows.append(f"| {path.name} | no face followed | | | | | | |")
-            continue
-        r = result
-        rows.append(f"| {path.name} | {r['both']} of {r['frames']} | {r['mean']:.2f} | {r['p95']:.2f} | "
-                    f"{r['first']:.2f} -> {r['last']:.2f} | "
-                    f"{r['jitter_graph']:.3f} -> {r['jitter_engine']:.3f} | "
-                    f"{r['ms_graph']:.2f} -> {r['ms_engine']:.2f} | {r['ms_engine'] / r['ms_graph']:.2f}x |")
-        print(rows[-1], flush=True)
+    def row(name: str, r: dict) -> str:
+        return (f"| {name} | {r['both']} of {r['frames']} | {r['mean']:.2f} | {r['p95']:.2f} | "
+                f"{r['first']:.2f} -> {r['last']:.2f} | "
+                f"{r['jitter_graph']:.3f} -> {r['jitter_engine']:.3f} | "
+                f"{r['ms_graph']:.2f} -> {r['ms_engine']:.2f} | {r['ms_engine'] / r['ms_graph']:.2f}x |")
+
+    rows = clip_rows(measure, row, 7)
     body = f"""The engine's tracker (the landmark model run directly, `engine/mesh_model.py`) against
 MediaPipe's `FaceMesh` graph on a crop that follows the face (the engine's tracker before), on the
 same decoded frames of every shared clip (first {SECONDS:g} s). Error: the mean distance of the

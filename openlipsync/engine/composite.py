@@ -38,6 +38,21 @@ def ramp(distance: np.ndarray, edge: float, soft: float) -> np.ndarray:
     return x * x * (3.0 - 2.0 * x)
 
 
+#: The region a re-rendered lower face replaces, in inter-ocular units: the hull of its moving
+#: landmarks, where they were and where they go, grown by OUTER_GROW and feathered OUTER_SOFT either
+#: side of that, so the mask ends OUTER_REACH past them. Lite and standard blend alike.
+OUTER_GROW, OUTER_SOFT = 0.08, 0.05
+OUTER_REACH = OUTER_GROW + OUTER_SOFT
+
+
+def outer_alpha(moved: np.ndarray, box: tuple[int, int, int, int], scale: float) -> np.ndarray:
+    """The blend mask over ``box`` of a lower face whose moving landmarks, old and new, are
+    ``moved``, for a face ``scale`` pixels between the eyes."""
+    x0, y0, x1, y1 = box
+    distance = distance_outside(moved, (x0, y0), (y1 - y0, x1 - x0))
+    return ramp(distance, OUTER_GROW * scale, OUTER_SOFT * scale)
+
+
 def paste(image: np.ndarray, patch: np.ndarray, box: tuple[int, int, int, int], alpha: np.ndarray) -> None:
     """Blend ``patch`` (float32 RGB) into ``image`` (uint8 RGB, in place) over ``box`` with ``alpha``."""
     x0, y0, x1, y1 = box

@@ -20,7 +20,7 @@ from openlipsync.engine import mouth_shape as ms
 from openlipsync.engine import pages
 from openlipsync.engine.cavity import paint_cavity
 from openlipsync.engine.closed_lips import ClosedLips, shares
-from openlipsync.engine.composite import distance_outside, filled, ramp
+from openlipsync.engine.composite import OUTER_REACH, filled, outer_alpha
 from openlipsync.engine.face_track import LandmarkTrack
 from openlipsync.engine.interior import MouthInterior, lightness
 from openlipsync.engine.speech import MouthTargets
@@ -32,9 +32,6 @@ _TEETH_CONTRAST = 1.2
 _TEETH_MIN_GAP = 0.03
 #: How far outside the jaw the warp is pinned to zero (inter-ocular units).
 _PIN_MARGIN = 0.35
-#: The blend mask: the moved landmarks' hull grown by _GROW, feathered _SOFT either side of that
-#: (inter-ocular units; standard's outer mask is the same).
-_GROW, _SOFT = 0.08, 0.05
 #: Share of each lip's thickness the new lip line is sampled inside the lip when a mouth closes fully
 #: over teeth.
 _SEAM_INSET = 0.3
@@ -130,7 +127,7 @@ def _region(points: np.ndarray, target: np.ndarray, frame: ms.HeadFrame, shape: 
     ring = jaw + out * _PIN_MARGIN * frame.scale
     h, w = shape[:2]
     moving = list(ms.MOVING)
-    reach = (_GROW + _SOFT) * frame.scale + 2
+    reach = OUTER_REACH * frame.scale + 2
     touched = np.vstack([points[moving], target[moving]])
     x0, y0 = np.floor(touched.min(axis=0) - reach).astype(int)
     x1, y1 = np.ceil(touched.max(axis=0) + reach).astype(int) + 1
@@ -235,6 +232,4 @@ def render_mouth(image: np.ndarray, points: np.ndarray, pose: MouthPose, lips: n
         closed[0].paint(patch, target, box, frame, closed[1])
 
     moving = list(ms.MOVING)
-    moved = distance_outside(np.vstack([target[moving], points[moving]]), (x0, y0), (y1 - y0, x1 - x0))
-    alpha = ramp(moved, _GROW * frame.scale, _SOFT * frame.scale)
-    return patch, box, alpha
+    return patch, box, outer_alpha(np.vstack([target[moving], points[moving]]), box, frame.scale)

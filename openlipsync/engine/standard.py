@@ -33,7 +33,14 @@ import numpy as np
 
 from openlipsync.engine import mouth_shape as ms
 from openlipsync.engine.closed_lips import ClosedLips
-from openlipsync.engine.composite import COLOUR_BLUR, colour_matched, distance_outside, ramp
+from openlipsync.engine.composite import (
+    COLOUR_BLUR,
+    OUTER_REACH,
+    colour_matched,
+    distance_outside,
+    outer_alpha,
+    ramp,
+)
 from openlipsync.engine.exemplars import POSE_POINTS, ExemplarLibrary, pose_descriptor
 from openlipsync.engine.face_track import LandmarkTrack
 from openlipsync.engine.interior import MouthInterior
@@ -51,7 +58,6 @@ _LOWER_LIP = 17  # outer lower lip, centre
 _PIN_MARGIN = 0.35  # how far outside the jaw the frame's warp is pinned (canonical units)
 _MOUTH_GROW = 0.12  # the exemplar covers the lips and this much skin around them
 _RING = (0.03, 0.18)  # the skin ring (inner, outer distance from the lips) the colour is matched on
-_OUTER_GROW, _OUTER_BLUR = 0.08, 0.05  # the changed region around the moved lips and jaw
 _DISSOLVE_GAP = 0.04  # pro dissolves cuts between exemplars whose openings differ less than this
 _NUDGE = 0.05  # the most an exemplar's opening is changed to meet its target (canonical units)
 
@@ -128,7 +134,7 @@ def _box(points: np.ndarray, dst: np.ndarray, frame: ms.HeadFrame, shape: tuple[
     ring = jaw + out * (_PIN_MARGIN * frame.scale + travel)
     h, w = shape[:2]
     allpts = np.vstack([points[moving], dst[moving]])
-    reach = (_OUTER_GROW + _OUTER_BLUR) * frame.scale + 2
+    reach = OUTER_REACH * frame.scale + 2
     x0, y0 = np.floor(allpts.min(axis=0) - reach).astype(int)
     x1, y1 = np.ceil(allpts.max(axis=0) + reach).astype(int) + 1
     return ring, (max(x0, 0), max(y0, 0), min(x1, w), min(y1, h))
@@ -230,9 +236,7 @@ class ExemplarRenderer:
             layer = colour_matched(layer, under, ring, frame.scale)
             mask = ramp(lips, _MOUTH_GROW * frame.scale, self.style.feather * frame.scale)
             under += mask[..., None] * (layer - under)
-        moved = distance_outside(np.vstack([dst[moving], points[moving]]), (x0, y0), (y1 - y0, x1 - x0))
-        alpha = ramp(moved, _OUTER_GROW * frame.scale, _OUTER_BLUR * frame.scale)
-        return patch, box, alpha
+        return patch, box, outer_alpha(np.vstack([dst[moving], points[moving]]), box, frame.scale)
 
 
 @dataclass(frozen=True)
