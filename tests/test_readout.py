@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from openlipsync.engine.phonetics import VisemeModel
-from openlipsync.engine.readout import READOUT_PATH, SPREAD_SHARE, TAPS, frame_inputs, load_readout
+from openlipsync.engine.readout import READOUT_PATH, SPREAD_SHARE, TAPS, TARGETS, frame_inputs, load_readout
 from openlipsync.engine.visemes import CLASSES
 from training.readout.fit import ClipData, fit
 from training.readout.tune import RealSpeech, tune, weak_labels
@@ -28,31 +28,36 @@ def test_the_shipped_readout_loads_and_reads_every_frame() -> None:
     posteriors, level, times = _clip(np.random.default_rng(0), 4.0)
     inputs = frame_inputs(posteriors, level, 0.01, times, readout.taps)
     assert inputs.shape == (len(times), len(TAPS) * (len(CLASSES) + 1))
-    width = readout.predict(inputs)
-    assert width.shape == (len(times),) and np.all(np.isfinite(width))
+    predicted = readout.predict(inputs)
+    assert predicted.shape == (len(times), len(TARGETS)) and np.all(np.isfinite(predicted))
+    width, opening = predicted[:, TARGETS.index("width")], predicted[:, TARGETS.index("open")]
     assert np.all(np.abs(width) < 3.0)  # in target units, where +-1 is a wide smile or a tight pucker
+    assert np.all((opening > -1.0) & (opening < 2.0))  # a share of the speaker's wide opening
 
 
-def test_the_fit_finds_the_sound_that_drives_the_width_and_scales_its_spread() -> None:
+def test_the_fit_finds_the_sounds_that_drive_width_and_opening_and_scales_their_spread() -> None:
     rng = np.random.default_rng(1)
     clips = []
-    spread = CLASSES.index("IY")
+    at_frame = TAPS.tolist().index(0.0) * (len(CLASSES) + 1)
+    spread, wide = at_frame + CLASSES.index("IY"), at_frame + CLASSES.index("AA")  # at the frame itself
     for k in range(4):
         posteriors, level, times = _clip(rng, 60.0)
         inputs = frame_inputs(posteriors, level, 0.01, times)
-        column = TAPS.tolist().index(0.0) * (len(CLASSES) + 1) + spread  # IY at the frame itself
-        width = 2.0 * inputs[:, column] + rng.normal(0, 0.2, len(times))
-        mouth = np.stack([np.full(len(times), np.nan), width], axis=1)
+        width = 2.0 * inputs[:, spread] + rng.normal(0, 0.2, len(times))
+        opening = 0.3 + inputs[:, wide] + rng.normal(0, 0.1, len(times))
+        mouth = np.stack([opening, width], axis=1)
         mouth[::17] = np.nan  # frames without a face are left out of the fit
         clips.append(ClipData(f"clip{k}", inputs, mouth, None, times))  # type: ignore[arg-type]
     readout = fit(clips)
     x = np.concatenate([c.inputs for c in clips])
-    y = np.concatenate([c.mouth[:, 1] for c in clips])
+    measured = np.concatenate([c.mouth for c in clips])
     predicted = readout.predict(x)
-    seen = np.isfinite(y)
-    assert np.corrcoef(predicted[seen], y[seen])[0, 1] > 0.6
-    assert np.argmax(readout.coef[1:]) == column
-    assert abs(predicted[seen].std() / y[seen].std() - SPREAD_SHARE) < 0.02
+    seen = np.isfinite(measured[:, 0])
+    for target, column, driver in (("width", 1, spread), ("open", 0, wide)):
+        got, real = predicted[seen, TARGETS.index(target)], measured[seen, column]
+        assert np.corrcoef(got, real)[0, 1] > 0.6, target
+        assert np.argmax(readout.coef[1:, TARGETS.index(target)]) == driver, target
+        assert abs(got.std() / real.std() - SPREAD_SHARE) < 0.02, target
 
 
 def _talking(rng: np.random.Generator, frames: int = 260, fps: float = 25.0) -> RealSpeech:

@@ -1,15 +1,15 @@
-"""From what the front end hears to how wide a real mouth is: a readout fitted on real talking clips.
+"""From what the front end hears to how a real mouth moves: a readout fitted on real talking clips.
 
 The front end (``phonetics``) learned its classes from synthetic voices, whose phones are crisp;
 on recorded speech its posteriors are softer and its timing less certain, and the articulation
 table (``visemes``) is a phonetician's idealisation, not a measured mouth. Re-enacting real
-clips, the table's width followed the real mouth's at r = 0.19. So half of the width that drives
-the renderers is read from the posteriors and loudness around each frame (+-120 ms) by a ridge
-regression fitted on the tracked mouths of real people speaking (``training/readout``); each
-clip left out in turn, the mix reaches r = 0.25 on the clip its fit did not see (docs/engine.md).
+clips, the table's width followed the real mouth's at r = 0.19. So half of the width and half of
+the opening that drive the renderers are read from the posteriors and loudness around each frame
+(+-120 ms) by a ridge regression fitted on the tracked mouths of real people speaking
+(``training/readout``); each clip left out in turn, the mixes follow the mouth the fit did not
+see better than the table alone (docs/engine.md). The table's half keeps the contrast between
+sounds that the phoneme tests ask for, which a regression alone flattens.
 
-The same readout of the opening was measured too and is not used: held out, it gained little
-over the table and flattened the contrast between sounds that the phoneme tests ask for.
 Regression also averages away what it cannot predict, which would leave lips moving at about a
 third of a real mouth's range; the movement is scaled up to :data:`SPREAD_SHARE` of the real
 mouths' spread, which the held-out error barely notices (docs/engine.md).
@@ -26,6 +26,9 @@ import numpy as np
 from openlipsync.engine.frame_windows import frame_spans, window_mean
 
 READOUT_PATH = Path(__file__).with_name("assets") / "readout.npz"
+#: What the readout predicts, one column each: the width (+ spread, - rounded, speech targets'
+#: units) and the opening (a share of the speaker's wide opening).
+TARGETS = ("width", "open")
 #: Offsets (s) of the frame-sized windows summarised for each frame: lips lead and lag the sound.
 TAPS = np.round(np.arange(-0.12, 0.121, 0.04), 3)
 #: Share of the real mouths' movement (standard deviation) the predictions are scaled to.
@@ -67,15 +70,15 @@ def _inputs(per_hop: np.ndarray, quiet: np.ndarray, hop: float, times: np.ndarra
 
 @dataclass(frozen=True)
 class Readout:
-    """Linear in the standardised frame inputs."""
+    """Linear in the standardised frame inputs, one column per target (:data:`TARGETS`)."""
 
     taps: np.ndarray
     mean: np.ndarray  # (F,) input centre
     scale: np.ndarray  # (F,) input spread
-    coef: np.ndarray  # (F + 1,): intercept, then one weight per input
+    coef: np.ndarray  # (F + 1, len(TARGETS)): intercept, then one weight per input
 
     def predict(self, inputs: np.ndarray) -> np.ndarray:
-        """Width per frame, in the speech targets' units (+ spread, - rounded)."""
+        """(N, len(TARGETS)) per frame: width, opening."""
         x = (np.asarray(inputs, np.float64) - self.mean) / self.scale
         return self.coef[0] + x @ self.coef[1:]
 
@@ -90,7 +93,7 @@ class Readout:
         times = np.asarray(times, np.float64)
         blocks = [self.predict(_inputs(per_hop, quiet, hop, times[i: i + _BLOCK], self.taps))
                   for i in range(0, len(times), _BLOCK)]
-        return np.concatenate(blocks) if blocks else np.zeros(0)
+        return np.concatenate(blocks) if blocks else np.zeros((0, self.coef.shape[1]))
 
     def save(self, path: str | Path) -> None:
         np.savez(path, taps=self.taps, mean=self.mean, scale=self.scale, coef=self.coef)
@@ -98,7 +101,11 @@ class Readout:
     @classmethod
     def load(cls, path: str | Path) -> Readout:
         with np.load(path, allow_pickle=False) as data:
-            return cls(taps=data["taps"], mean=data["mean"], scale=data["scale"], coef=data["coef"])
+            readout = cls(taps=data["taps"], mean=data["mean"], scale=data["scale"], coef=data["coef"])
+        if readout.coef.ndim != 2 or readout.coef.shape[1] != len(TARGETS):
+            raise ValueError(f"{path} predicts {readout.coef.shape[1:]} targets, not {TARGETS}: "
+                             "it was fitted by an older training (make train-visemes)")
+        return readout
 
 
 @functools.lru_cache(maxsize=4)

@@ -43,10 +43,10 @@ _CLOSURE = 0.4  # lips are closed where the closure articulation passes this
 #: Lips that part for less than this between two closures (s) stay closed: no mouth opens and
 #: shuts again within one frame of 30 fps, and rendered, such an opening flashes as a pop.
 _MIN_OPENING = 0.05
-#: Share of the width taken from the articulation table, the rest from the real-mouth readout.
-#: The table keeps the contrast between sounds (an /i/ spread, an /u/ round) that the readout's
-#: regression averages down; the readout knows how real lips move. Held out, the mix follows
-#: real mouths better than either alone (docs/engine.md).
+#: Share of the width and of the opening taken from the articulation table, the rest from the
+#: real-mouth readout. The table keeps the contrast between sounds (an /i/ spread, an /u/ round,
+#: an /a/ open) that the readout's regression averages down; the readout knows how real lips
+#: move. Held out, each mix follows real mouths better than the table alone (docs/engine.md).
 _TABLE_SHARE = 0.5
 _FEATURE_CONTEXT = 0.1  # +- seconds of audio summarised in each frame's feature vector
 _FEATURE_FLOOR_DB = 80.0  # log-mel values are floored this far below the track's loudest
@@ -98,9 +98,10 @@ def analyse_speech(chunks: Iterable[np.ndarray], rate: int, frame_times: np.ndar
     at_frames = window_mean(art, hops.hop, starts, ends, 0.0)
     closed = ~speech | _closed_frames(closure.astype(float), hops.hop, times + lead, starts, ends)
     closed = _bridge_openings(closed, times)
-    openness = np.where(closed, 0.0, at_frames[:, _OPEN])
-    mouth = load_readout(readout or READOUT_PATH)
-    real_width = mouth.predict_at(posteriors, level, hops.hop, times + lead)
+    real_width, real_open = load_readout(readout or READOUT_PATH).predict_at(
+        posteriors, level, hops.hop, times + lead).T
+    mixed_open = _TABLE_SHARE * at_frames[:, _OPEN] + (1 - _TABLE_SHARE) * np.clip(real_open, 0, 1)
+    openness = np.where(closed, 0.0, mixed_open)
     table_width = at_frames[:, _SPREAD] - at_frames[:, _ROUND]
     width = np.where(speech, _TABLE_SHARE * table_width + (1 - _TABLE_SHARE) * real_width, 0.0)
     return MouthTargets(open=np.clip(openness, 0, 1).astype(np.float32),

@@ -5,6 +5,7 @@
                                    [--visemes-out openlipsync/engine/assets/visemes.npz]
                                    [--out openlipsync/engine/assets/readout.npz]
                                    [--heldout-dir training/data/readout] [--report FILE]
+    python -m training.readout.fit --readout-only   # refit the shipped readout on the shipped network
 
 Each clip of ``../shared/media`` whose own audio is synchronous with its mouth (MEDIA.md; the
 list is ``benchmarks.reenact.CLIPS``) is tracked with the engine's own tracker and its mouth
@@ -12,9 +13,9 @@ measured (``calibration.measured_mouth``). Two things learn from them, in turn:
 
 1. The network that ``training.visemes.train`` trained on synthetic voices (``--base``) is tuned
    on the clips' open and closed mouths as weak labels (``tune.py``), beside its synthetic corpus.
-2. The readout of the width: the measured width is the target, the tuned network's posteriors and
-   relative loudness around each frame the inputs. A ridge regression, heavily shrunk because
-   eight people are few.
+2. The readout of the width and the opening: the measured mouth is the target, the tuned
+   network's posteriors and relative loudness around each frame the inputs. A ridge regression,
+   heavily shrunk because eight people are few.
 
 Both are done on every clip and shipped. Both are also done with each clip left out in turn and
 written to ``--heldout-dir/<clip>.visemes.npz`` and ``<clip>.npz``: the report's figures come
@@ -37,8 +38,9 @@ from openlipsync.engine.audio_features import hop_features
 from openlipsync.engine.calibration import measured_mouth
 from openlipsync.engine.face_track import track_faces
 from openlipsync.engine.phonetics import MODEL_PATH, VisemeModel
-from openlipsync.engine.readout import READOUT_PATH, SPREAD_SHARE, TAPS, Readout, frame_inputs
+from openlipsync.engine.readout import READOUT_PATH, SPREAD_SHARE, TAPS, TARGETS, Readout, frame_inputs
 from openlipsync.engine.speech import analyse_speech
+from openlipsync.engine.visemes import ARTICULATORS
 from openlipsync.media.audio import iter_audio
 from openlipsync.media.probe import probe_video
 from openlipsync.media.video import read_frames
@@ -50,7 +52,8 @@ from training.visemes.train import load_split, save
 #: rose up to about this much shrinkage and flattened there.
 RIDGE = 3000.0
 LEAD = 0.04  # the speech stage's default lead: inputs are read where it reads them
-_LIMIT = 1.5  # widths beyond this (target units) are tracking glitches, which must not pull the fit
+_LIMIT = 1.5  # widths and openings past this (target units) are tracking glitches, kept out of the fit
+_MEASURED = {"open": 0, "width": 1}  # columns of the measured mouth
 
 
 @dataclass
@@ -102,19 +105,20 @@ def clip_data(clip: RealClip, network: VisemeModel) -> ClipData:
                     clip.mouth, clip.own_wav, heard.times)
 
 
-def fit(clips: list[ClipData], column: int = 1) -> Readout:
-    """Ridge regression on the clips' frames with a face, scaled to SPREAD_SHARE of the real spread.
-    ``column`` picks the measured mouth's opening (0) or width (1, what ships)."""
+def fit(clips: list[ClipData]) -> Readout:
+    """Ridge regression on the clips' frames with a face, one column per target (the measured
+    width, then the opening: :data:`TARGETS`), each scaled to SPREAD_SHARE of the real spread."""
     x = np.concatenate([c.inputs for c in clips])
-    y = np.concatenate([c.mouth[:, column] for c in clips])
-    keep = np.isfinite(y)
+    mouth = np.concatenate([c.mouth for c in clips])
+    y = mouth[:, [_MEASURED[target] for target in TARGETS]]
+    keep = np.isfinite(y).all(axis=1)
     x, y = x[keep], np.clip(y[keep], -_LIMIT, _LIMIT)
     mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-6
     design = np.concatenate([np.ones((len(x), 1)), (x - mean) / scale], axis=1)
     penalty = RIDGE * np.eye(design.shape[1])
     penalty[0, 0] = 0.0
     coef = np.linalg.solve(design.T @ design + penalty, design.T @ y)
-    coef[1:] *= SPREAD_SHARE * y.std() / max(float((design @ coef).std()), 1e-9)
+    coef[1:] *= SPREAD_SHARE * y.std(axis=0) / np.maximum((design @ coef).std(axis=0), 1e-9)
     return Readout(taps=TAPS.copy(), mean=mean, scale=scale, coef=coef)
 
 
@@ -123,19 +127,20 @@ def _r(a: np.ndarray, b: np.ndarray) -> float:
     return round(float(np.corrcoef(a[ok], b[ok])[0, 1]), 3) if ok.sum() > 10 else float("nan")
 
 
-def evaluate(clip: ClipData, readout_path: Path, visemes_path: Path, opening: Readout) -> dict:
+def evaluate(clip: ClipData, readout_path: Path, visemes_path: Path) -> dict:
     """r of the speech stage's opening and width (with this readout) with the mouth measured on
-    ``clip``; and what limits the opening (docs/engine.md): ``opening`` is a readout of it fitted
-    without ``clip``, scored with and without the speech stage's closures, which are set against
-    how often the real mouth is nearly closed while speaking."""
+    ``clip``; the opening also from the articulation table alone and from the readout alone (the
+    stage mixes them), each with the stage's closures; and how often the stage closes the lips,
+    set against how often the real mouth is nearly closed while speaking."""
     targets = analyse_speech(iter_audio(clip.own_wav, rate=RATE), RATE, clip.times, readout=readout_path,
                              visemes=visemes_path)
-    read = np.where(targets.speech, opening.predict(clip.inputs), 0.0)
+    read = np.clip(Readout.load(readout_path).predict(clip.inputs)[:, TARGETS.index("open")], 0.0, 1.0)
+    table = targets.articulation[:, ARTICULATORS.index("open")]
     speaking = targets.speech & np.isfinite(clip.mouth[:, 0])
     return {"frames": len(clip.times), "open_r": _r(targets.open, clip.mouth[:, 0]),
             "width_r": _r(targets.width, clip.mouth[:, 1]),
-            "open_readout_r": _r(read, clip.mouth[:, 0]),
-            "open_readout_closed_r": _r(np.where(targets.closed, 0.0, read), clip.mouth[:, 0]),
+            "open_table_r": _r(np.where(targets.closed, 0.0, table), clip.mouth[:, 0]),
+            "open_readout_r": _r(np.where(targets.closed, 0.0, read), clip.mouth[:, 0]),
             "closed_share": round(float(targets.closed[speaking].mean()), 3),
             "real_closed_share": round(float((clip.mouth[speaking, 0] < CLOSED).mean()), 3)}
 
@@ -149,37 +154,41 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=READOUT_PATH)
     parser.add_argument("--heldout-dir", type=Path, default=Path("training/data/readout"))
     parser.add_argument("--report", type=Path, help="write the held-out figures here as JSON")
+    parser.add_argument("--readout-only", action="store_true",
+                        help="keep the network at --visemes-out and fit only the shipped readout on it "
+                             "(no tuning, no held-out figures): for a readout whose targets changed")
     args = parser.parse_args(argv)
     args.heldout_dir.mkdir(parents=True, exist_ok=True)
     work = args.heldout_dir / "clips"
     work.mkdir(exist_ok=True)
+    if args.readout_only:
+        network = VisemeModel.load(args.visemes_out)
+        fit([clip_data(load_clip(name, work), network) for name in CLIPS]).save(args.out)
+        return 0
     base = VisemeModel.load(args.base)
     synthetic = load_split(args.corpus, "train")
     clips = [load_clip(name, work) for name in CLIPS]
     report: dict = {"ridge": RIDGE, "spread_share": SPREAD_SHARE, "taps_s": TAPS.tolist(), "clips": {}}
 
-    def fitted(using: list[RealClip], visemes: Path, readout: Path) -> tuple[VisemeModel, list[ClipData]]:
-        """The network tuned and the readout fitted on ``using``, both saved; the network and the
-        readout's training data."""
+    def fitted(using: list[RealClip], visemes: Path, readout: Path) -> VisemeModel:
+        """The network tuned and the readout fitted on ``using``, both saved; the network."""
         network = tune(base, synthetic, [c.speech for c in using], lead=LEAD)
         save(network, visemes, {"tuned_on": [c.name for c in using]})
-        data = [clip_data(c, network) for c in using]
-        fit(data).save(readout)
-        return network, data
+        fit([clip_data(c, network) for c in using]).save(readout)
+        return network
 
     for held in clips:
         others = [c for c in clips if c is not held]
         stem = args.heldout_dir / Path(held.name).stem
         visemes, readout = stem.with_suffix(".visemes.npz"), stem.with_suffix(".npz")
-        network, data = fitted(others, visemes, readout)
-        row = evaluate(clip_data(held, network), readout, visemes, fit(data, column=0))
+        network = fitted(others, visemes, readout)
+        row = evaluate(clip_data(held, network), readout, visemes)
         report["clips"][held.name] = row
         print(held.name, json.dumps(row), flush=True)
-    for key in ("open_r", "width_r", "open_readout_r", "open_readout_closed_r", "closed_share",
-                "real_closed_share"):
+    for key in ("open_r", "width_r", "open_table_r", "open_readout_r", "closed_share", "real_closed_share"):
         report[f"mean_heldout_{key}"] = round(float(np.mean(
             [row[key] for row in report["clips"].values()])), 3)
-    shipped, _ = fitted(clips, args.visemes_out, args.out)
+    shipped = fitted(clips, args.visemes_out, args.out)
     voices = load_split(args.corpus, "heldout")
     report["heldout_voices"] = {"base": evaluate_network(base, voices),
                                 "tuned": evaluate_network(shipped, voices)}
