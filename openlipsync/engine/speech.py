@@ -29,6 +29,7 @@ from openlipsync.engine.audio_features import HopFeatures, hop_features
 from openlipsync.engine.frame_windows import frame_spans, window_mean
 from openlipsync.engine.phonetics import MODEL_PATH, load_model
 from openlipsync.engine.readout import READOUT_PATH, load_readout
+from openlipsync.engine.smoothing import contiguous_runs
 from openlipsync.engine.visemes import ARTICULATORS, articulation
 
 _SILENT_DB = -120.0
@@ -135,16 +136,10 @@ def _speech_gate(level: np.ndarray, hop: float) -> tuple[np.ndarray, float, floa
     return gate, floor + _ZERO_SHARE * span, loud
 
 
-def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
-    """(start, end exclusive) of each True run of ``mask``."""
-    edges = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
-    return list(zip(np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist(), strict=True))
-
-
 def _fill_runs(mask: np.ndarray, value: bool, shorter_than: int, *, inner_only: bool) -> np.ndarray:
     """Flip runs of ``value`` shorter than ``shorter_than`` hops (only those between two others)."""
     out = mask.copy()
-    for s, e in _runs(mask == value):
+    for s, e in contiguous_runs(mask == value):
         if e - s < shorter_than and not (inner_only and (s == 0 or e == len(mask))):
             out[s:e] = not value
     return out
@@ -156,7 +151,7 @@ def _closed_frames(closure: np.ndarray, hop: float, times: np.ndarray, starts: n
     closed = window_mean(closure, hop, starts, ends, 0.0) >= 0.5
     if len(times) == 0:
         return closed
-    for s, e in _runs(closure > 0):
+    for s, e in contiguous_runs(closure > 0):
         middle = (s + e - 1) / 2 * hop
         nearest = int(np.clip(np.searchsorted(times, middle), 1, len(times) - 1))
         if abs(times[nearest - 1] - middle) <= abs(times[nearest] - middle):
@@ -169,7 +164,7 @@ def _closed_frames(closure: np.ndarray, hop: float, times: np.ndarray, starts: n
 def _bridge_openings(closed: np.ndarray, times: np.ndarray) -> np.ndarray:
     """``closed`` with openings shorter than ``_MIN_OPENING`` between two closed frames closed too."""
     out = closed.copy()
-    for s, e in _runs(~closed):
+    for s, e in contiguous_runs(~closed):
         if s > 0 and e < len(closed) and times[e] - times[s] < _MIN_OPENING:
             out[s:e] = True
     return out
