@@ -38,7 +38,15 @@ from openlipsync.engine.audio_features import hop_features
 from openlipsync.engine.calibration import measured_mouth
 from openlipsync.engine.face_track import track_faces
 from openlipsync.engine.phonetics import MODEL_PATH, VisemeModel
-from openlipsync.engine.readout import READOUT_PATH, SPREAD_SHARE, TAPS, TARGETS, Readout, frame_inputs
+from openlipsync.engine.readout import (
+    READOUT_PATH,
+    SPREAD_SHARE,
+    TAPS,
+    TARGETS,
+    Readout,
+    frame_inputs,
+    load_readout,
+)
 from openlipsync.engine.speech import analyse_speech
 from openlipsync.engine.visemes import ARTICULATORS
 from openlipsync.media.audio import iter_audio
@@ -134,7 +142,7 @@ def evaluate(clip: ClipData, readout_path: Path, visemes_path: Path) -> dict:
     set against how often the real mouth is nearly closed while speaking."""
     targets = analyse_speech(iter_audio(clip.own_wav, rate=RATE), RATE, clip.times, readout=readout_path,
                              visemes=visemes_path)
-    read = np.clip(Readout.load(readout_path).predict(clip.inputs)[:, TARGETS.index("open")], 0.0, 1.0)
+    read = np.clip(load_readout(readout_path).predict(clip.inputs)[:, TARGETS.index("open")], 0.0, 1.0)
     table = targets.articulation[:, ARTICULATORS.index("open")]
     speaking = targets.speech & np.isfinite(clip.mouth[:, 0])
     return {"frames": len(clip.times), "open_r": _r(targets.open, clip.mouth[:, 0]),
