@@ -15,11 +15,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from openlipsync.engine import people
+from openlipsync.engine.calibration import own_speech
+from openlipsync.engine.face_track import LIPS_INNER, LIPS_OUTER, eye_distance
 from openlipsync.engine.library import ClipPass, build_library
 from openlipsync.engine.options import FacePick, RenderOptions
-from openlipsync.engine.people import track_people
+from openlipsync.engine.people import FaceRun, track_people
 from openlipsync.engine.render import render
 from openlipsync.engine.shots import ShotDetector
+from openlipsync.engine.speaker import find_speaker
 from openlipsync.engine.standard import MODES
 from openlipsync.media.errors import MediaError
 from openlipsync.media.probe import probe_video
@@ -77,6 +81,57 @@ def _changed(rendered: list[np.ndarray], source: list[np.ndarray], region: compo
         return int((diff > 24).sum()) >= 20
 
     return sum(drawn(k) for k in region.frames)
+
+
+def _inside(region: compose.Region, run: FaceRun) -> bool:
+    x, y = run.points()[0].mean(axis=0)
+    return region.x <= x < region.x + region.width and region.y <= y < region.y + region.height
+
+
+def test_only_the_lead_face_is_meshed_on_every_frame_and_another_chosen_one_is_completed(side_by_side):
+    """A face the pass does not take for the speaker is meshed on every fifth frame once settled,
+    its frames between filled in; should that person be chosen after all, ``Cast.complete``
+    meshes the rest of that run, and it comes out as if it had been followed on every frame."""
+    path, talking, other = side_by_side[True]
+    info = probe_video(path)
+    images = _decoded(path)
+    closely = track_people(iter(images), info.width, info.height)
+    led = track_people(iter(images), info.width, info.height,
+                       lead=lambda runs, index: next((r for r in runs if r.ok and _inside(talking, r)), None))
+    speaker = next(p for p in led.people if _inside(talking, p.runs[0]))
+    stranger = next(p for p in led.people if _inside(other, p.runs[0]))
+    assert all(all(run.meshed) for run in speaker.runs)
+    meshed = np.concatenate([run.meshed for run in stranger.runs])
+    assert meshed[: people._SETTLE].all()
+    assert meshed[people._SETTLE :].mean() <= 0.4, "a face that is not the lead was meshed on most frames"
+    filled = np.concatenate([run.ok for run in stranger.runs])
+    assert filled.mean() > 0.9, "its frames between the meshed ones were not filled in"
+
+    assert led.complete(stranger, iter(images)) == int((~(meshed[1:] & meshed[:-1])).sum())
+    assert all(all(run.meshed) for run in stranger.runs)
+    after = led.track(stranger)
+    before = closely.track(next(p for p in closely.people if _inside(other, p.runs[0])))
+    both = after.ok & before.ok
+    assert both.sum() >= 0.95 * before.ok.sum()
+    lips = list(LIPS_OUTER + LIPS_INNER)
+    error = np.linalg.norm(after.points[both][:, lips] - before.points[both][:, lips], axis=-1)
+    error /= eye_distance(before.points[both])[:, None]
+    print(f"lips after completion vs followed on every frame: p95 {100 * np.percentile(error, 95):.2f}% "
+          "of the eye distance")
+    assert np.percentile(error, 95) < 0.005
+
+
+def test_the_speaker_found_is_meshed_on_every_frame(side_by_side):
+    path, talking, other = side_by_side[False]
+    info = probe_video(path)
+    found = find_speaker(((f.time, f.image) for f in read_frames(path, 0.0, None, None)),
+                         info.width, info.height, own_speech=lambda times: own_speech(path, 16000, times),
+                         nominal_times=np.arange(100) / compose.FPS, pick=None, offset=0.0,
+                         decode_again=lambda: iter(_decoded(path)))
+    assert _inside(talking, found.choice.person.runs[0]), found.choice.reason
+    assert all(all(run.meshed) for run in found.choice.person.runs)
+    stranger = next(p for p in found.cast.people if p is not found.choice.person)
+    assert np.mean(np.concatenate([run.meshed for run in stranger.runs])) < 0.8
 
 
 def test_a_cut_is_found_where_the_shots_join_and_nowhere_else(cut):

@@ -125,7 +125,7 @@ def mouth_opening(points: np.ndarray) -> np.ndarray:
     return gap / eye_distance(points)
 
 
-def _yaw_deg(points3d: np.ndarray) -> float:
+def yaw_degrees(points3d: np.ndarray) -> float:
     """Head yaw of (468, 3) points whose depth is in the units of x and y; 0 is frontal."""
     across = points3d[CHEEKS[1]] - points3d[CHEEKS[0]]
     return float(np.degrees(np.arctan2(across[2], np.hypot(across[0], across[1]))))
@@ -211,7 +211,7 @@ class FaceTracker:
             return None
         self._misses = 0
         points = np.ascontiguousarray(found[:, :2])
-        self.yaw_deg = _yaw_deg(found)
+        self.yaw_deg = yaw_degrees(found)
         self._crop = None  # only a face not yet held is sought in a given crop
         self._roi = Roi.around(points, self._last if held else None)
         self._last = points

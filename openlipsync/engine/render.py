@@ -24,9 +24,9 @@ from openlipsync.engine.interior import InteriorCollector, MouthInterior
 from openlipsync.engine.library import ClipPass
 from openlipsync.engine.lite import LiteRenderer
 from openlipsync.engine.options import Progress, RenderOptions, RenderSummary, no_progress
-from openlipsync.engine.people import Cast, track_people
+from openlipsync.engine.people import Cast
 from openlipsync.engine.schedule import plan, play
-from openlipsync.engine.speaker import SpeakerChoice, choose_speaker
+from openlipsync.engine.speaker import SpeakerChoice, find_speaker
 from openlipsync.engine.speech import MouthTargets, analyse_speech
 from openlipsync.engine.spill import Spill
 from openlipsync.engine.standard import exemplar_renderer
@@ -158,24 +158,25 @@ def render(
         return read_frames(video, start, end, options.max_fps)
 
     mark = time.perf_counter()
-    frame_times: list[float] = []
     samples: list[np.ndarray] = []
 
-    def tracked_images():
+    def tracked_frames():
         for frame in decode():
-            frame_times.append(frame.time)
             if len(samples) < QUALITY_SAMPLES:
                 samples.append(frame.image.copy())
             progress("tracking", frame.index + 1, expected)
-            yield frame.image
+            yield frame.time, frame.image
+
+    def own_speech_at(times: np.ndarray) -> MouthTargets | None:
+        if not info.has_audio:
+            return None
+        return own_speech(video, SPEECH_RATE, times, start, readout=options.readout, visemes=options.visemes)
 
     spill = Spill()
-    cast = track_people(tracked_images(), info.width, info.height, observer=lambda: _OwnMouth(spill),
-                        expected_frames=expected)
-    times = np.array(frame_times)
-    own = own_speech(video, SPEECH_RATE, times, start, readout=options.readout,
-                     visemes=options.visemes) if info.has_audio else None
-    choice = choose_speaker(cast, own, options.face, times, start)
+    found = find_speaker(tracked_frames(), info.width, info.height, own_speech=own_speech_at,
+                         nominal_times=np.arange(expected) / fps, pick=options.face, offset=start,
+                         decode_again=lambda: (f.image for f in decode()), observer=lambda: _OwnMouth(spill))
+    cast, choice, own, times = found.cast, found.choice, found.own, found.times
     track = cast.track(choice.person)
     own_mouths: list[_OwnMouth] = cast.observers(choice.person) if choice.person else []
     interior = InteriorCollector.merged([own.interior for own in own_mouths]).result()

@@ -11,25 +11,30 @@ In the order a user would expect:
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from openlipsync.engine.face_track import box_around, eye_distance, mouth_opening
 from openlipsync.engine.options import FacePick
-from openlipsync.engine.people import Cast, Person
+from openlipsync.engine.people import Cast, FaceRun, Observer, Person, track_people
 from openlipsync.engine.speech import MouthTargets
 from openlipsync.media.errors import MediaError
 
 #: Held-out correlation with the own speech (``_sync_r``) a face must reach to be taken as the one
 #: speaking, and by how much it must beat every other face. On the 24 composed clips of
-#: benchmarks/people.py these pick the speaker in 17 and a wrong face in none.
+#: benchmarks/people.py these pick the speaker in 20 and a wrong face in none (of the 4 left to
+#: the most prominent face, 2 are the speaker).
 _MIN_SYNC_R = 0.15
 _MIN_MARGIN = 0.1
 _MIN_FRAMES = 40  # frames a face must be seen for its correlation to count
 _MAX_LAG = 3  # frames either way: the shared clips' own audio leads or lags by up to 3
 _FOLDS = 4
 _RIDGE = 10.0  # the features are z-normalised per track: this shrinks a 100-frame fit firmly
+#: Frames of each face's recent past that ``LeadPicker`` judges: enough for the speech test, and a
+#: review late in a long clip costs what one early in it does.
+_LEAD_WINDOW = 300
 
 
 @dataclass(frozen=True)
@@ -39,6 +44,65 @@ class SpeakerChoice:
     reason: str
     #: Correlation of each person's mouth with the own speech, by index (NaN: too few frames).
     sync_r: dict[int, float]
+
+
+@dataclass
+class FoundSpeaker:
+    """What the tracking pass found and whom it chose."""
+
+    cast: Cast
+    choice: SpeakerChoice
+    #: The front end's reading of the input's own audio at ``times``; None without a track.
+    own: MouthTargets | None
+    times: np.ndarray  # of the decoded frames, seconds from the range's start
+    #: Frames of the chosen person meshed after the pass, which had followed someone else closely.
+    completed: int = 0
+
+
+def find_speaker(
+    frames: Iterable[tuple[float, np.ndarray]],
+    width: int,
+    height: int,
+    *,
+    own_speech: Callable[[np.ndarray], MouthTargets | None],
+    nominal_times: np.ndarray,
+    pick: FacePick | None,
+    offset: float,
+    decode_again: Callable[[], Iterable[np.ndarray]],
+    observer: Callable[[], Observer] | None = None,
+) -> FoundSpeaker:
+    """Track every face of ``frames`` ((time, HxWx3 uint8 RGB) in order), choose whom to
+    re-animate (``choose_speaker``), and make sure that person is meshed on every frame.
+
+    ``own_speech(times)`` reads the input's own audio at frame times (None without one);
+    ``nominal_times`` are the frame times the clip's rate promises, at which the pass's guess at
+    the speaker (``_LeadPicker``) reads it before the real ones are decoded; in a constant-rate clip
+    they are the same and it is read once. ``decode_again()`` decodes the clip from its first
+    frame once more, should the chosen person have frames the pass only filled in.
+    """
+    times: list[float] = []
+    read: list[tuple[np.ndarray, MouthTargets | None]] = []
+
+    def own_at(at: np.ndarray) -> MouthTargets | None:
+        for seen, own in read:
+            if len(seen) == len(at) and np.allclose(seen, at, rtol=0.0, atol=1e-4):
+                return own
+        read.append((at, own_speech(at)))
+        return read[-1][1]
+
+    def images() -> Iterable[np.ndarray]:
+        for time, image in frames:
+            times.append(time)
+            yield image
+
+    lead = _LeadPicker(lambda: own_at(nominal_times), nominal_times, times, pick)
+    cast = track_people(images(), width, height, observer=observer, lead=lead,
+                        expected_frames=len(nominal_times))
+    frame_times = np.array(times)
+    own = own_at(frame_times)
+    choice = choose_speaker(cast, own, pick, frame_times, offset)
+    completed = cast.complete(choice.person, decode_again()) if choice.person is not None else 0
+    return FoundSpeaker(cast, choice, own, frame_times, completed)
 
 
 def choose_speaker(cast: Cast, own: MouthTargets | None, pick: FacePick | None,
@@ -63,6 +127,65 @@ def choose_speaker(cast: Cast, own: MouthTargets | None, pick: FacePick | None,
     return SpeakerChoice(best, "the largest, most frontal face", scores)
 
 
+class _LeadPicker:
+    """The tracking pass's guess (``people.Lead``) at whom ``choose_speaker`` will choose, by its
+    rules on the frames seen so far: the face whose mouth follows the input's own speech, else the
+    most prominent. With a pick from the user it guesses nothing, and every face is meshed.
+
+    A wrong guess costs time, not quality: the person finally chosen has the frames the pass
+    skipped meshed afterwards (``Cast.complete``)."""
+
+    def __init__(self, own: Callable[[], MouthTargets | None], grid: np.ndarray,
+                 frame_times: Sequence[float], pick: FacePick | None) -> None:
+        """``own()`` reads the input's own speech at the times ``grid`` (called when two faces are
+        first in view; None without a track); ``frame_times`` are the decoded frames' times on
+        the same clock, growing as the pass goes."""
+        self._own = own
+        self._grid = np.asarray(grid, np.float64)
+        self._times = frame_times
+        self._pick = pick
+        self._opening: np.ndarray | None = None
+        self._read = False
+        self._leader: FaceRun | None = None
+
+    def __call__(self, runs: list[FaceRun], index: int) -> FaceRun | None:
+        if self._pick is not None:
+            return None
+        first = max(0, index - _LEAD_WINDOW)
+        own = self._own_opening()
+        if own is not None:  # every face is meshed until the speech test can say something
+            seen = 0
+            times = np.asarray(self._times[first:index], np.float64)
+            expected = own[np.clip(np.searchsorted(self._grid, times), 0, len(self._grid) - 1)]
+            scores = []
+            for run in runs:
+                opening = np.full(len(times), np.nan)
+                lo = max(first, run.start)
+                opening[lo - first : run.stop - first] = _run_opening(run, lo - run.start)
+                seen = max(seen, int(np.isfinite(opening).sum()))
+                r = _best_lag(lambda mouth: _pearson(expected, mouth, _MIN_FRAMES), opening)
+                scores.append((r, run))
+            if seen < _MIN_FRAMES:
+                return None
+            ranked = sorted((s for s in scores if np.isfinite(s[0])), key=lambda s: s[0], reverse=True)
+            margin = ranked[0][0] - ranked[1][0] if len(ranked) > 1 else np.inf
+            if ranked and ranked[0][0] >= _MIN_SYNC_R and margin >= _MIN_MARGIN:
+                self._leader = ranked[0][1]
+                return self._leader
+        # Undecided: the lead stays where it was (a switch costs the new lead's skipped frames,
+        # meshed again after the pass should the choice fall there), else the most prominent face.
+        if not any(run is self._leader for run in runs):
+            self._leader = max(runs, key=lambda run: _run_prominence(run, max(0, first - run.start)))
+        return self._leader
+
+    def _own_opening(self) -> np.ndarray | None:
+        if not self._read:
+            own = self._own()
+            self._opening = None if own is None else own.open.astype(np.float64)
+            self._read = True
+        return self._opening
+
+
 def _pick_reason(pick: FacePick) -> str:
     if pick.index is not None:
         return f"picked by index {pick.index}"
@@ -82,9 +205,30 @@ def _sync_r(person: Person, own: MouthTargets, frames: int) -> float:
     """
     opening = np.full(frames, np.nan)
     for run in person.runs:
-        ok = np.asarray(run.ok)
-        opening[run.start : run.stop] = np.where(ok, mouth_opening(run.points()), np.nan)
-    audio = np.column_stack([own.features, own.open]).astype(np.float64)
+        opening[run.start : run.stop] = _run_opening(run)
+    return _lagged_r(_audio(own), opening)
+
+
+def _run_opening(run: FaceRun, first: int = 0) -> np.ndarray:
+    """The mouth opening of ``run`` from its frame ``first`` on, NaN where not usable or not
+    meshed: a mouth filled in between meshes has lost the syllables the test looks for."""
+    seen = np.asarray(run.ok[first:], bool) & np.asarray(run.meshed[first:], bool)
+    return np.where(seen, mouth_opening(run.points()[first:]), np.nan)
+
+
+def _audio(own: MouthTargets) -> np.ndarray:
+    return np.column_stack([own.features, own.open]).astype(np.float64)
+
+
+def _lagged_r(audio: np.ndarray, opening: np.ndarray) -> float:
+    """:func:`_held_out_r` of ``opening`` (NaN where unseen) from ``audio`` (a row per frame) at
+    the best lag within ``_MAX_LAG``."""
+    return _best_lag(lambda mouth: _held_out_r(audio, mouth), opening)
+
+
+def _best_lag(score: Callable[[np.ndarray], float], opening: np.ndarray) -> float:
+    """The best ``score`` of ``opening`` shifted by each lag within ``_MAX_LAG``; NaN if none scores."""
+    frames = len(opening)
     best = np.nan
     for lag in range(-_MAX_LAG, _MAX_LAG + 1):
         mouth = np.full(frames, np.nan)
@@ -92,10 +236,18 @@ def _sync_r(person: Person, own: MouthTargets, frames: int) -> float:
             mouth[lag:] = opening[: frames - lag]
         else:
             mouth[:lag] = opening[-lag:]
-        r = _held_out_r(audio, mouth)
+        r = score(mouth)
         if np.isfinite(r) and not best >= r:
             best = r
     return best
+
+
+def _pearson(x: np.ndarray, y: np.ndarray, least: int) -> float:
+    """r of ``x`` and ``y`` over the frames where ``y`` is seen; NaN for fewer than ``least``."""
+    seen = np.isfinite(y)
+    if seen.sum() < least or np.std(y[seen]) < 1e-6 or np.std(x[seen]) < 1e-6:
+        return np.nan
+    return float(np.corrcoef(x[seen], y[seen])[0, 1])
 
 
 def _held_out_r(x: np.ndarray, y: np.ndarray) -> float:
@@ -118,13 +270,16 @@ def _held_out_r(x: np.ndarray, y: np.ndarray) -> float:
 def _prominence(person: Person) -> float:
     """Eye distance times frontality, summed over the frames the person is usable: big, frontal
     and on screen long."""
-    total = 0.0
-    for run in person.runs:
-        ok = np.asarray(run.ok)
-        if ok.any():
-            yaw = np.radians(np.asarray(run.yaw)[ok])
-            total += float((eye_distance(run.points()[ok]) * np.cos(yaw)).sum())
-    return total
+    return sum(_run_prominence(run) for run in person.runs)
+
+
+def _run_prominence(run: FaceRun, first: int = 0) -> float:
+    """:func:`_prominence` of one run, from its frame ``first`` on."""
+    ok = np.asarray(run.ok[first:])
+    if not ok.any():
+        return 0.0
+    yaw = np.radians(np.asarray(run.yaw[first:])[ok])
+    return float((eye_distance(run.points()[first:][ok]) * np.cos(yaw)).sum())
 
 
 def _picked(cast: Cast, pick: FacePick, frame_times: np.ndarray, offset: float) -> Person:
