@@ -88,6 +88,19 @@ def _inside(region: compose.Region, run: FaceRun) -> bool:
     return region.x <= x < region.x + region.width and region.y <= y < region.y + region.height
 
 
+class _Seen:
+    """An observer that counts the faces it was shown and how often it was finished."""
+
+    def __init__(self) -> None:
+        self.faces = self.finished = 0
+
+    def observe(self, image: np.ndarray, points: np.ndarray | None) -> None:
+        self.faces += points is not None
+
+    def finish(self) -> None:
+        self.finished += 1
+
+
 def test_only_the_lead_face_is_meshed_on_every_frame_and_another_chosen_one_is_completed(side_by_side):
     """A face the pass does not take for the speaker is meshed on every fifth frame once settled,
     its frames between filled in; should that person be chosen after all, ``Cast.complete``
@@ -96,7 +109,7 @@ def test_only_the_lead_face_is_meshed_on_every_frame_and_another_chosen_one_is_c
     info = probe_video(path)
     images = _decoded(path)
     closely = track_people(iter(images), info.width, info.height)
-    led = track_people(iter(images), info.width, info.height,
+    led = track_people(iter(images), info.width, info.height, observer=_Seen,
                        lead=lambda runs, index: next((r for r in runs if r.ok and _inside(talking, r)), None))
     speaker = next(p for p in led.people if _inside(talking, p.runs[0]))
     stranger = next(p for p in led.people if _inside(other, p.runs[0]))
@@ -107,8 +120,13 @@ def test_only_the_lead_face_is_meshed_on_every_frame_and_another_chosen_one_is_c
     filled = np.concatenate([run.ok for run in stranger.runs])
     assert filled.mean() > 0.9, "its frames between the meshed ones were not filled in"
 
+    seen = led.observers(stranger)
+    assert sum(observer.faces for observer in seen) < 0.5 * len(meshed), "sampled frames were observed"
     assert led.complete(stranger, iter(images)) == int((~(meshed[1:] & meshed[:-1])).sum())
     assert all(all(run.meshed) for run in stranger.runs)
+    # Its observers (lite's own open and closed mouths) see every usable frame once, then finish.
+    assert sum(observer.faces for observer in seen) == sum(sum(run.ok) for run in stranger.runs)
+    assert all(observer.finished == 2 for observer in seen)
     after = led.track(stranger)
     before = closely.track(next(p for p in closely.people if _inside(other, p.runs[0])))
     both = after.ok & before.ok

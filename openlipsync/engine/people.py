@@ -94,12 +94,14 @@ class Lead(Protocol):
 
 
 class Observer(Protocol):
-    """Sees each frame of a face run with its landmarks (None where not usable)."""
+    """Sees the frames of a face run with its landmarks (None where not usable), in order: every
+    frame of a run the pass follows closely; of one it samples, only the closely followed ones,
+    the rest if ``Cast.complete`` meshes them."""
 
     def observe(self, image: np.ndarray, points: np.ndarray | None) -> None: ...
 
     def finish(self) -> None:
-        """The run ended: nothing more will be observed. What is kept can leave memory now."""
+        """The run ended (or its completion did): what is kept can leave memory now."""
 
 
 @dataclass(eq=False)
@@ -236,8 +238,15 @@ class Cast:
                 if found is not None:
                     points[k] = found[:, :2]
                     run.yaw[k] = yaw_degrees(found)
+                if run.observer is not None:
+                    good = found is not None and usable(points[k], run.yaw[k], points[k - 1],
+                                                        self.width, self.height)
+                    run.observer.observe(image, points[k] if good else None)
             if index == last:
                 break
+        for run in {id(run): run for run, _ in due.values()}.values():
+            if run.observer is not None:
+                run.observer.finish()
         for run in person.runs:
             points = run.points()
             run.ok = [run.meshed[k] and usable(points[k], run.yaw[k], points[k - 1] if k else None,
@@ -294,14 +303,19 @@ def track_people(
         _extend(pair[0], image, points, pair[1].yaw_deg, width, height)
         return True
 
-    # Side faces' meshes (see the module's docstring) run on the pool while the main thread meshes
-    # the lead and reads the next frame; each is taken in on the frame after its own.
-    pending: list[tuple[tuple[FaceRun, FaceTracker], Future, np.ndarray]] = []
+    # Side faces' meshes (see the module's docstring) run on the pool while the main thread goes
+    # on with the lead and the next frames; each is taken in once done, the frames its face skipped
+    # meanwhile after it. Waiting for one at once kept the main thread idle for a quarter of a
+    # second in 20 s: the pool thread shares its core with the decoder, and the GIL with this one.
+    pending: dict[int, _Pending] = {}
 
-    def settle(found: list[np.ndarray]) -> None:
-        for pair, future, image in pending:
-            take(pair, image, future.result(), found)
-        pending.clear()
+    def settle(found: list[np.ndarray], wait: bool = True) -> None:
+        for key, side in list(pending.items()):
+            if wait or side.future.done():
+                del pending[key]
+                if take(side.pair, side.image, side.future.result(), found):
+                    for _ in range(side.skipped):
+                        _skip(side.pair[0], side.image)
 
     pool = ThreadPoolExecutor(min(_MAX_FACES, os.cpu_count() or 1), thread_name_prefix="face-mesh")
     try:
@@ -342,10 +356,18 @@ def track_people(
                         found.append(points)
             else:
                 points = head[1].update(image)
-                settle([points] if points is not None else [])
+                settle([points] if points is not None else [], wait=False)
                 for pair in [pair for pair in active if pair is not head]:
+                    waiting = pending.get(id(pair[0]))
+                    if waiting is not None and len(pair[0].ok) + 1 + waiting.skipped >= _SETTLE:
+                        waiting.skipped += 1  # its frame comes after the mesh still running
+                        continue
+                    if waiting is not None:  # a face still settling is meshed on every frame
+                        settle([points] if points is not None else [])
+                        if pair not in active:
+                            continue
                     if _due(pair[0]):
-                        pending.append((pair, pool.submit(pair[1].update, image), image))
+                        pending[id(pair[0])] = _Pending(pair, pool.submit(pair[1].update, image), image)
                     else:
                         _skip(pair[0], image)
                 take(head, image, points, [])
@@ -362,12 +384,24 @@ def track_people(
     return Cast(_group(kept), count, cuts, int(width), int(height))
 
 
+@dataclass
+class _Pending:
+    """A side face's mesh running on the pool, and the frames that face skipped since."""
+
+    pair: tuple[FaceRun, FaceTracker]
+    future: Future
+    image: np.ndarray
+    skipped: int = 0
+
+
 def _update_all(pool: ThreadPoolExecutor, trackers: list[FaceTracker], image: np.ndarray) -> list:
-    """Each tracker's points on ``image``. Several faces' meshes run on threads of their own: the
-    landmark model and OpenCV release the GIL, so with two faces in view both cores work."""
+    """Each tracker's points on ``image``. Several faces' meshes run on threads of their own, the
+    first on this one: the landmark model and OpenCV release the GIL, so with two faces in view
+    both cores work."""
     if len(trackers) < 2:
         return [tracker.update(image) for tracker in trackers]
-    return list(pool.map(lambda tracker: tracker.update(image), trackers))
+    others = [pool.submit(tracker.update, image) for tracker in trackers[1:]]
+    return [trackers[0].update(image), *(future.result() for future in others)]
 
 
 def _scan_now(index: int, following: bool, cuts: list[int], empty: int, since_lost: int) -> bool:
@@ -406,7 +440,7 @@ def _extend(run: FaceRun, image: np.ndarray, points: np.ndarray, yaw: float, wid
     if good and k >= run._next_look and abs(yaw) < _FRONTAL_DEG and len(run.looks) < _MAX_SAMPLES:
         run.looks.append(_look(image, points))
         run._next_look = k + _SAMPLE_EVERY
-    if run.observer is not None:
+    if run.observer is not None and (k == 0 or run.meshed[k - 1]):  # a sampled frame waits for complete
         run.observer.observe(image, points if good else None)
 
 
@@ -423,8 +457,6 @@ def _skip(run: FaceRun, image: np.ndarray) -> None:
     run.ok.append(False)
     run.yaw.append(run.yaw[k - 1])
     run.meshed.append(False)
-    if run.observer is not None:
-        run.observer.observe(image, None)
 
 
 def _fill(run: FaceRun, before: int, after: int) -> None:

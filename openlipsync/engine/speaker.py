@@ -245,9 +245,11 @@ def _best_lag(score: Callable[[np.ndarray], float], opening: np.ndarray) -> floa
 def _pearson(x: np.ndarray, y: np.ndarray, least: int) -> float:
     """r of ``x`` and ``y`` over the frames where ``y`` is seen; NaN for fewer than ``least``."""
     seen = np.isfinite(y)
-    if seen.sum() < least or np.std(y[seen]) < 1e-6 or np.std(x[seen]) < 1e-6:
+    if seen.sum() < least:
         return np.nan
-    return float(np.corrcoef(x[seen], y[seen])[0, 1])
+    x, y = x[seen] - x[seen].mean(), y[seen] - y[seen].mean()
+    scale = float(np.sqrt((x @ x) * (y @ y)))
+    return float(x @ y) / scale if scale > 1e-9 else np.nan
 
 
 def _held_out_r(x: np.ndarray, y: np.ndarray) -> float:
