@@ -7,6 +7,10 @@ In the order a user would expect:
    speaking in the original is the one who must speak the new audio (``_sync_r``).
 3. Otherwise the largest, most frontal face over the clip, kept for the whole clip rather than
    switching from shot to shot.
+
+``find_speaker`` is the render's tracking stage around that choice: while the pass tracks every
+face it guesses, by the same signs, whom the choice will fall on, so that only that face is meshed
+on every frame (``people``), and it has the person finally chosen meshed on every frame.
 """
 
 from __future__ import annotations
