@@ -7,11 +7,10 @@ following every face cost?
   choice (tracking, own-speech analysis, ``choose_speaker``; no render) must be the clip's person.
 * Cost: the tracking stage of a lite render (decoding, every face's mesh, the own speech, the
   choice, and meshing any frame of the chosen person the pass skipped), as the render reports
-  it, of 8 s and 20 s side-by-side compositions, in the four ways of ``VARIANTS`` (the same
-  video with one face followed is the baseline); runs interleaved, so a busy minute weighs on
-  all alike. And, on single-face
-  clips, CPU seconds of the every-face tracker against the single-face one it replaced (same
-  frames, decoded beforehand; best of 2).
+  it, of 8 s and 20 s side-by-side compositions, in the four ways of ``VARIANTS`` (the baseline:
+  the same video with only the speaker followed); runs interleaved, so a busy minute weighs on
+  all alike. And, on single-face clips, CPU seconds of the every-face tracker against the
+  single-face one it replaced (same frames, decoded beforehand; best of 2).
 
     .venv/bin/python -m benchmarks.people
 """

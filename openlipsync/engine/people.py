@@ -127,12 +127,9 @@ class FaceRun:
     def stop(self) -> int:
         return self.start + len(self.ok)
 
-    def last_meshed(self) -> int:
-        """Offset of the latest meshed frame, -1 before the first."""
-        return self.last_meshed_before(len(self.meshed))
-
-    def last_meshed_before(self, offset: int) -> int:
-        return next((k for k in range(offset - 1, -1, -1) if self.meshed[k]), -1)
+    def last_meshed(self, before: int) -> int:
+        """Offset of the latest meshed frame before offset ``before``, -1 if none."""
+        return next((k for k in range(before - 1, -1, -1) if self.meshed[k]), -1)
 
     def points(self) -> np.ndarray:
         if self.raw is not None:
@@ -315,7 +312,7 @@ def track_people(
                 del pending[key]
                 if take(side.pair, side.image, side.future.result(), found):
                     for _ in range(side.skipped):
-                        _skip(side.pair[0], side.image)
+                        _skip(side.pair[0])
 
     pool = ThreadPoolExecutor(min(_MAX_FACES, os.cpu_count() or 1), thread_name_prefix="face-mesh")
     try:
@@ -369,7 +366,7 @@ def track_people(
                     if _due(pair[0]):
                         pending[id(pair[0])] = _Pending(pair, pool.submit(pair[1].update, image), image)
                     else:
-                        _skip(pair[0], image)
+                        _skip(pair[0])
                 take(head, image, points, [])
             empty = 0 if active else empty + 1
     finally:
@@ -436,7 +433,7 @@ def _extend(run: FaceRun, image: np.ndarray, points: np.ndarray, yaw: float, wid
     run.ok.append(good)
     run.yaw.append(yaw)
     run.meshed.append(True)
-    _fill(run, run.last_meshed_before(k), k)
+    _fill(run, run.last_meshed(k), k)
     if good and k >= run._next_look and abs(yaw) < _FRONTAL_DEG and len(run.looks) < _MAX_SAMPLES:
         run.looks.append(_look(image, points))
         run._next_look = k + _SAMPLE_EVERY
@@ -446,10 +443,10 @@ def _extend(run: FaceRun, image: np.ndarray, points: np.ndarray, yaw: float, wid
 
 def _due(run: FaceRun) -> bool:
     """Whether a face that is not the lead is meshed on the next frame."""
-    return len(run.ok) < _SETTLE or len(run.ok) - run.last_meshed() >= _SIDE_STRIDE
+    return len(run.ok) < _SETTLE or len(run.ok) - run.last_meshed(len(run.ok)) >= _SIDE_STRIDE
 
 
-def _skip(run: FaceRun, image: np.ndarray) -> None:
+def _skip(run: FaceRun) -> None:
     """A frame on which ``run``'s face is not meshed: it keeps its last points, not usable, until
     the next meshed frame fills it in."""
     k = len(run.ok)

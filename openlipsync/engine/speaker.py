@@ -36,7 +36,7 @@ _MIN_FRAMES = 40  # frames a face must be seen for its correlation to count
 _MAX_LAG = 3  # frames either way: the shared clips' own audio leads or lags by up to 3
 _FOLDS = 4
 _RIDGE = 10.0  # the features are z-normalised per track: this shrinks a 100-frame fit firmly
-#: Frames of each face's recent past that ``LeadPicker`` judges: enough for the speech test, and a
+#: Frames of each face's recent past that ``_LeadPicker`` judges: enough for the speech test, and a
 #: review late in a long clip costs what one early in it does.
 _LEAD_WINDOW = 300
 
@@ -141,26 +141,25 @@ class _LeadPicker:
 
     def __init__(self, own: Callable[[], MouthTargets | None], grid: np.ndarray,
                  frame_times: Sequence[float], pick: FacePick | None) -> None:
-        """``own()`` reads the input's own speech at the times ``grid`` (called when two faces are
-        first in view; None without a track); ``frame_times`` are the decoded frames' times on
-        the same clock, growing as the pass goes."""
+        """``own()`` reads the input's own speech at the times ``grid`` (None without a track;
+        asked at each review, so it should keep what it read); ``frame_times`` are the decoded
+        frames' times on the same clock, growing as the pass goes."""
         self._own = own
         self._grid = np.asarray(grid, np.float64)
         self._times = frame_times
         self._pick = pick
-        self._opening: np.ndarray | None = None
-        self._read = False
         self._leader: FaceRun | None = None
 
     def __call__(self, runs: list[FaceRun], index: int) -> FaceRun | None:
         if self._pick is not None:
             return None
         first = max(0, index - _LEAD_WINDOW)
-        own = self._own_opening()
+        own = self._own()
         if own is not None:  # every face is meshed until the speech test can say something
             seen = 0
             times = np.asarray(self._times[first:index], np.float64)
-            expected = own[np.clip(np.searchsorted(self._grid, times), 0, len(self._grid) - 1)]
+            rows = np.clip(np.searchsorted(self._grid, times), 0, len(self._grid) - 1)
+            expected = own.open[rows].astype(np.float64)
             scores = []
             for run in runs:
                 opening = np.full(len(times), np.nan)
@@ -181,13 +180,6 @@ class _LeadPicker:
         if not any(run is self._leader for run in runs):
             self._leader = max(runs, key=lambda run: _run_prominence(run, max(0, first - run.start)))
         return self._leader
-
-    def _own_opening(self) -> np.ndarray | None:
-        if not self._read:
-            own = self._own()
-            self._opening = None if own is None else own.open.astype(np.float64)
-            self._read = True
-        return self._opening
 
 
 def _pick_reason(pick: FacePick) -> str:
