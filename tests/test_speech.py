@@ -25,6 +25,7 @@ from tests.conftest import SHARED, shared_media
 ESPEAK = SHARED / "tools" / "espeak_phonemes.py"
 SENTENCE = "Bob bought a big map. Papa might buy more."
 SPREAD_ROUND = "We see three sheep, you who moo too."
+OPEN_ENDS = "Ah, I saw a car."  # starts and ends on an open vowel
 BILABIAL = {"p", "b", "m"}
 OPEN_VOWEL = {"a", "aa", "A:", "aI", "aU", "0", "O:"}
 PAD = 0.5  # seconds of silence added before and after the synthetic speech
@@ -121,6 +122,24 @@ def test_silence_is_closed_and_still(sentence: Speech) -> None:
     assert targets.closed[silent].all()
     assert not targets.speech[padding].any()
     assert np.all(targets.open[silent] == 0) and np.all(targets.width[silent] == 0)
+
+
+def test_the_mouth_parts_before_a_phrase_and_relaxes_after_it(tmp_path: Path) -> None:
+    """A real mouth opens on its way into the first vowel and closes after the last: the frames of
+    the pause next to an open vowel are partly open, less than the vowel; further out it rests."""
+    speech = _synth(OPEN_ENDS, tmp_path)
+    times = _frames(speech.duration)
+    targets = analyse_speech(speech.chunks(), speech.rate, times, lead=LEAD)
+    spoken = np.flatnonzero(targets.speech)
+    first, last = spoken[0], spoken[-1]
+    assert first > 5 and last < len(times) - 6, "the padding should be silence"
+    for edge, inside in ((first - 1, slice(first, first + 4)), (last + 1, slice(last - 3, last + 1))):
+        assert not targets.speech[edge]
+        assert 0.02 < targets.open[edge] < targets.open[inside].max(), (edge, targets.open[edge - 2 : edge + 3])
+        assert not targets.closed[edge]
+    far = np.min(np.abs(times[:, None] - times[spoken][None, :]), axis=1) > 0.25
+    assert far.sum() >= 10
+    assert targets.closed[far].all() and np.all(targets.open[far] == 0)
 
 
 def test_width_is_spread_for_ee_and_rounded_for_oo(spread_round: Speech) -> None:
