@@ -135,7 +135,8 @@ def test_the_mouth_parts_before_a_phrase_and_relaxes_after_it(tmp_path: Path) ->
     assert first > 5 and last < len(times) - 6, "the padding should be silence"
     for edge, inside in ((first - 1, slice(first, first + 4)), (last + 1, slice(last - 3, last + 1))):
         assert not targets.speech[edge]
-        assert 0.02 < targets.open[edge] < targets.open[inside].max(), (edge, targets.open[edge - 2 : edge + 3])
+        around = targets.open[edge - 2 : edge + 3]
+        assert 0.02 < targets.open[edge] < targets.open[inside].max(), (edge, around)
         assert not targets.closed[edge]
     far = np.min(np.abs(times[:, None] - times[spoken][None, :]), axis=1) > 0.25
     assert far.sum() >= 10
