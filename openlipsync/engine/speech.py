@@ -58,8 +58,9 @@ _TABLE_SHARE = 0.5
 #: wide opening where they reach 0.4 and more.) Measured on the re-enacted clips
 #: (docs/benchmarks.md, ``reenact-pause-edges``).
 _PAUSE_EDGE = 0.07
-#: A frame of a pause that the fading opening leaves below this is at rest (closed).
-_AT_REST = 0.02
+#: A frame of a pause that the fading opening leaves below this is at rest (closed): smaller
+#: openings barely part the lips, and in standard they cut from the resting mouth to another one.
+_AT_REST = 0.05
 _FEATURE_CONTEXT = 0.1  # +- seconds of audio summarised in each frame's feature vector
 _FEATURE_FLOOR_DB = 80.0  # log-mel values are floored this far below the track's loudest
 _OPEN, _ROUND, _SPREAD, _CLOSED = (ARTICULATORS.index(a) for a in ("open", "round", "spread", "closure"))
