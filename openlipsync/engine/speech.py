@@ -121,6 +121,7 @@ def analyse_speech(chunks: Iterable[np.ndarray], rate: int, frame_times: np.ndar
     openness = np.where(closed, 0.0, np.where(speech, spoken, edges))
     table_width = at_frames[:, _SPREAD] - at_frames[:, _ROUND]
     width = np.where(speech, _TABLE_SHARE * table_width + (1 - _TABLE_SHARE) * real_width, 0.0)
+    width = np.where(speech | closed, width, _smoothed(width, times, _PAUSE_EDGE))  # lips round early too
     return MouthTargets(open=np.clip(openness, 0, 1).astype(np.float32),
                         width=np.clip(width, -1, 1).astype(np.float32),
                         closed=closed, speech=speech,
