@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import time
 
-from benchmarks.report import OUT, comparison_options, media, write_section
+from benchmarks.report import OUT, comparison_options, described_engine, media, write_section
 
 MODES = ("lite", "standard", "pro")
 
@@ -66,18 +66,14 @@ def main(argv: list[str] | None = None) -> int:
     lines.append("| **worst** | | | " + " | ".join(
         (f"{worst(before, mode)} -> " if before else "") + worst(result, mode) for mode in MODES) + " |")
 
-    def named(run: dict) -> str:
-        info = run["engine"]
-        dirty = " (with uncommitted changes)" if info["dirty"] else ""
-        return f"`{info['path']}` at {info['commit']}{dirty}"
-
     body = ("`lip_colour_off` from `../shared/tools/syncjudge/selfcheck IN OUT`: the share of output "
             "frames whose lips (dlib's contours, CIELAB) lie further than max(8, 3 x spread) from the "
             "input's median lip colour; `input's own` is the input checked against itself. Lower is "
             "better; the bar (issue 12) is 0.02. "
-            + (f"Before: engine {named(before)}, label `{before['label']}`; after: " if before
+            + (f"Before: engine {described_engine(before)}, label `{before['label']}`; after: " if before
                else "Engine: ")
-            + f"{named(result)}, label `{args.label}`. {(time.perf_counter() - began) / 60:.1f} min.\n\n"
+            + f"{described_engine(result)}, label `{args.label}`. "
+            f"{(time.perf_counter() - began) / 60:.1f} min.\n\n"
             + "\n".join(lines))
     write_section("lip-colour", "Lip colour against new speech, every mode", body,
                   "python -m benchmarks.lip_colour")

@@ -135,6 +135,13 @@ def comparison_options(doc: str, argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def described_engine(run: dict) -> str:
+    """A comparing benchmark's run (its ``engine``, as ``reenact.engine_info`` gives it), for the docs."""
+    info = run["engine"]
+    dirty = " (with uncommitted changes)" if info["dirty"] else ""
+    return f"`{info['path']}` at {info['commit']}{dirty}"
+
+
 def use_engine(args: argparse.Namespace) -> None:
     """Put ``--engine``'s package first on the path; call before anything imports openlipsync."""
     if args.engine:
