@@ -138,7 +138,8 @@ def test_closed_lips_look_like_the_speakers_rest_lips(gap_library, speaking, mon
     targets, _, poses = speaking
     # Whole pauses at rest: at a pause's edges the speech stage parts the lips towards the next
     # word, and where the looped clip jumps to another head pose mid-pause (frame 150), the run of
-    # frames that opens into that word starts early, on a mouth the rest shape does not price.
+    # frames that opens into that word then starts a few frames early, in the pause: a trade of
+    # the rest shape against the pose, not what this test is about.
     pauses_shut = np.where(targets.speech, targets.open, 0.0).astype(np.float32)
     targets = dataclasses.replace(targets, open=pauses_shut, closed=targets.closed | ~targets.speech)
     rest = ms.rest_lips(track.points, track.ok).shape
