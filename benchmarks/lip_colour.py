@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import time
 
-from benchmarks.report import OUT, comparison_options, described_engine, media, write_section
+from benchmarks.report import OUT, comparison_options, described_engine, kept_run, media, write_section
 
 MODES = ("lite", "standard", "pro")
 
@@ -44,12 +44,9 @@ def main(argv: list[str] | None = None) -> int:
             render(clip, speech, out, RenderOptions(mode=mode))
             row[mode] = selfcheck(clip, out)["lip_colour_off"]
         print(clip_name, json.dumps(row), flush=True)
-    result = {"label": args.label, "engine": engine, "figures": figures}
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=1) + "\n")
+    result, before = kept_run(args, engine, figures)
     if args.no_doc:
         return 0
-    before = json.loads(args.before.read_text()) if args.before else None
 
     def cell(clip_name: str, mode: str) -> str:
         now = f"{figures[clip_name][mode]:.3f}"

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import time
 
-from benchmarks.report import OUT, comparison_options, described_engine, media, write_section
+from benchmarks.report import OUT, comparison_options, described_engine, kept_run, media, write_section
 
 MODES = ("lite", "standard", "pro")
 FIGURES = ("r_best", "best_lag", "silence_ratio", "mouth_jitter")
@@ -48,12 +48,9 @@ def main(argv: list[str] | None = None) -> int:
             judged = judge(out)
             row[mode] = {name: judged[name] for name in FIGURES}
         print(clip_name, json.dumps(row), flush=True)
-    result = {"label": args.label, "engine": engine, "figures": figures}
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=1) + "\n")
+    result, before = kept_run(args, engine, figures)
     if args.no_doc:
         return 0
-    before = json.loads(args.before.read_text()) if args.before else None
 
     def cell(clip_name: str, mode: str, name: str) -> str:
         def shown(run: dict) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import os
 import platform
 import sys
@@ -133,6 +134,15 @@ def comparison_options(doc: str, argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     use_engine(args)
     return args
+
+
+def kept_run(args: argparse.Namespace, engine: dict, figures: dict) -> tuple[dict, dict | None]:
+    """A comparing benchmark's run as ``--json`` keeps it (written there when asked), and the
+    earlier run ``--before`` names (None without)."""
+    result = {"label": args.label, "engine": engine, "figures": figures}
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=1) + "\n")
+    return result, json.loads(args.before.read_text()) if args.before else None
 
 
 def described_engine(run: dict) -> str:
