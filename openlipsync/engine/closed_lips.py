@@ -79,7 +79,8 @@ def shares(source_gaps: np.ndarray, target_gaps: np.ndarray) -> np.ndarray:
     if not len(target_gaps):
         return np.zeros(0)
     held = maximum_filter1d((source_gaps - target_gaps > _OPEN_SOURCE).astype(np.float64), 2 * _HOLD + 1)
-    closing = np.maximum(held, gaussian_filter1d(held, _HOLD / 2))
+    # The filter's sum of weights may come out a hair over 1 (1.0000000000000002).
+    closing = np.minimum(np.maximum(held, gaussian_filter1d(held, _HOLD / 2)), 1.0)
     closed = np.clip((_OPEN_TO - target_gaps) / (_OPEN_TO - _OPEN_FROM), 0.0, 1.0)
     return closing * closed
 

@@ -111,7 +111,7 @@ def _amounts(track: LandmarkTrack, source_gaps: np.ndarray, source: np.ndarray, 
     if not len(needed):
         return needed
     ramp = gaussian_filter1d(maximum_filter1d(needed, 2 * _RAMP_FRAMES + 1), _RAMP_FRAMES / 2)
-    return np.maximum(ramp, needed)
+    return np.minimum(np.maximum(ramp, needed), 1.0)  # the filter may round a hair over 1
 
 
 def _region(points: np.ndarray, target: np.ndarray, frame: ms.HeadFrame, shape: tuple[int, ...]):
