@@ -115,13 +115,13 @@ def analyse_speech(chunks: Iterable[np.ndarray], rate: int, frame_times: np.ndar
         posteriors, level, hops.hop, times + lead).T
     mixed_open = _TABLE_SHARE * at_frames[:, _OPEN] + (1 - _TABLE_SHARE) * np.clip(real_open, 0, 1)
     spoken = np.where(closed, 0.0, mixed_open)
-    edges = _smoothed(spoken, times, _PAUSE_EDGE)
-    pressed = closed & speech  # /p b m/: the lips meet whatever surrounds them
-    closed = _bridge_openings(pressed | (~speech & (edges < _AT_REST)), times)
-    openness = np.where(closed, 0.0, np.where(speech, spoken, edges))
     table_width = at_frames[:, _SPREAD] - at_frames[:, _ROUND]
     width = np.where(speech, _TABLE_SHARE * table_width + (1 - _TABLE_SHARE) * real_width, 0.0)
-    width = np.where(speech | closed, width, _smoothed(width, times, _PAUSE_EDGE))  # lips round early too
+    edge_open, edge_width = _smoothed(np.column_stack([spoken, width]), times, _PAUSE_EDGE).T
+    pressed = closed & speech  # /p b m/: the lips meet whatever surrounds them
+    closed = _bridge_openings(pressed | (~speech & (edge_open < _AT_REST)), times)
+    openness = np.where(closed, 0.0, np.where(speech, spoken, edge_open))
+    width = np.where(speech | closed, width, edge_width)  # the lips round or spread early too
     return MouthTargets(open=np.clip(openness, 0, 1).astype(np.float32),
                         width=np.clip(width, -1, 1).astype(np.float32),
                         closed=closed, speech=speech,
@@ -179,8 +179,8 @@ def _closed_frames(closure: np.ndarray, hop: float, times: np.ndarray, starts: n
 
 
 def _smoothed(values: np.ndarray, times: np.ndarray, sigma: float) -> np.ndarray:
-    """``values`` (one per frame) averaged over the frames around each, Gaussian-weighted by their
-    distance in ``times`` (s): the same motion at any frame rate, a variable one included."""
+    """``values`` (a row per frame) averaged over the frames around each, Gaussian-weighted by
+    their distance in ``times`` (s): the same motion at any frame rate, a variable one included."""
     n = len(values)
     if n < 2:
         return values.astype(np.float64)
@@ -188,11 +188,11 @@ def _smoothed(values: np.ndarray, times: np.ndarray, sigma: float) -> np.ndarray
     index = np.arange(n)
     span = int(max((np.searchsorted(times, times + reach, side="right") - index).max(),
                    (index - np.searchsorted(times, times - reach, side="left")).max()))
-    total, weight = np.zeros(n), np.zeros(n)
+    total, weight = np.zeros(values.shape), np.zeros((n, 1))
     for offset in range(-span, span + 1):
         lo, hi = max(0, -offset), min(n, n - offset)
         gap = times[lo + offset : hi + offset] - times[lo:hi]
-        w = np.where(np.abs(gap) <= reach, np.exp(-0.5 * (gap / sigma) ** 2), 0.0)
+        w = np.where(np.abs(gap) <= reach, np.exp(-0.5 * (gap / sigma) ** 2), 0.0)[:, None]
         total[lo:hi] += w * values[lo + offset : hi + offset]
         weight[lo:hi] += w
     return total / weight
