@@ -143,10 +143,11 @@ def main() -> None:
                                               seconds=seconds)
             compose.side_by_side(clips["one"], SPEAKERS[0], None, talking_left=True, seconds=seconds)
             frames = sum(1 for _ in read_frames(clips["two"]))
+            ok, _, completed = _choice(clips["two"], talking)
             stage = _tracking_stage(clips, talking, Path(folder))
         median = {name: float(np.median(values)) for name, values in stage.items()}
         base = median["speaker only"]
-        costs.append(f"| {seconds:g} s ({frames} frames) | "
+        costs.append(f"| {seconds:g} s ({frames} frames) | {'yes' if ok else '**no**'} | {completed} | "
                      + " | ".join(_seconds(stage[name]) for name in VARIANTS)
                      + f" | **{median['two'] / base:.2f}x** | {median['every frame'] / base:.2f}x "
                      f"| {median['two'] / median['left out']:.2f}x |\n")
@@ -174,10 +175,12 @@ out); both people in the video, only the speaker followed (speaker only: the sam
 decode and the same face's work, so the baseline for what following a second face costs); both
 followed (two); both meshed on every frame, as before the pass followed the speaker closely
 (every frame). Ratios of medians (sp.: speaker only). A busier video decodes slower: two / left
-out counts that too.
+out counts that too. `picked` and `late` as in the table above, for the composition with both
+followed: where the final choice is not the face the pass followed closely, that face's skipped
+frames are meshed after the pass (a second decode), and `two` pays for it.
 
-| clip | left out | speaker only | two | every frame | two / sp. | every / sp. | two / left out |
-|---|---:|---:|---:|---:|---:|---:|---:|
+| clip | picked | late | left out | sp. only | two | every frame | two / sp. | every / sp. | two / left out |
+|---|---|---:|---:|---:|---:|---:|---:|---:|---:|
 {"".join(costs)}
 The face the pass takes for the speaker is meshed on every frame; the other face on one frame
 in {people._SIDE_STRIDE} once it has been in view for {people._SETTLE} frames, its meshes on a
