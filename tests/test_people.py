@@ -23,7 +23,7 @@ from openlipsync.engine.options import FacePick, RenderOptions
 from openlipsync.engine.people import FaceRun, track_people
 from openlipsync.engine.render import render
 from openlipsync.engine.shots import ShotDetector
-from openlipsync.engine.speaker import find_speaker
+from openlipsync.engine.speaker import FoundSpeaker, find_speaker
 from openlipsync.engine.standard import MODES
 from openlipsync.media.errors import MediaError
 from openlipsync.media.probe import probe_video
@@ -60,6 +60,15 @@ def cut(tmp_path_factory):
 
 def _decoded(path) -> list[np.ndarray]:
     return [f.image for f in read_frames(path, 0.0, None, None)]
+
+
+def _found_speaker(path: Path) -> FoundSpeaker:
+    """The render's tracking stage on ``path``, its own audio as the input's own speech."""
+    info = probe_video(path)
+    return find_speaker(((f.time, f.image) for f in read_frames(path, 0.0, None, None)),
+                        info.width, info.height, own_speech=lambda times: own_speech(path, 16000, times),
+                        nominal_times=np.arange(int(round(info.duration * info.fps))) / info.fps,
+                        pick=None, offset=0.0, decode_again=lambda: iter(_decoded(path)))
 
 
 def _untouched(rendered: list[np.ndarray], source: list[np.ndarray], region: compose.Region) -> bool:
@@ -141,11 +150,7 @@ def test_only_the_lead_face_is_meshed_on_every_frame_and_another_chosen_one_is_c
 
 def test_the_speaker_found_is_meshed_on_every_frame(side_by_side):
     path, talking, other = side_by_side[False]
-    info = probe_video(path)
-    found = find_speaker(((f.time, f.image) for f in read_frames(path, 0.0, None, None)),
-                         info.width, info.height, own_speech=lambda times: own_speech(path, 16000, times),
-                         nominal_times=np.arange(100) / compose.FPS, pick=None, offset=0.0,
-                         decode_again=lambda: iter(_decoded(path)))
+    found = _found_speaker(path)
     assert _inside(talking, found.choice.person.runs[0]), found.choice.reason
     assert all(all(run.meshed) for run in found.choice.person.runs)
     stranger = next(p for p in found.cast.people if p is not found.choice.person)
@@ -159,11 +164,7 @@ def test_a_speaker_whose_mouth_barely_moves_is_chosen_over_a_larger_talking_stra
     its ties with, keeps him, where the largest face would be the stranger."""
     path = tmp_path / "long.mp4"
     talking, _ = compose.side_by_side(path, TALKING, OTHER, talking_left=True, seconds=20.0)
-    info = probe_video(path)
-    found = find_speaker(((f.time, f.image) for f in read_frames(path, 0.0, None, None)),
-                         info.width, info.height, own_speech=lambda times: own_speech(path, 16000, times),
-                         nominal_times=np.arange(int(round(info.duration * info.fps))) / info.fps,
-                         pick=None, offset=0.0, decode_again=lambda: iter(_decoded(path)))
+    found = _found_speaker(path)
     assert _inside(talking, found.choice.person.runs[0]), found.choice.reason
     assert "own speech" in found.choice.reason
 
