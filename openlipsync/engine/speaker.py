@@ -141,7 +141,7 @@ def choose_speaker(cast: Cast, own: MouthTargets | None, pick: FacePick | None,
     leader = _clear_leader(scores, _MIN_SYNC_R)
     if leader is not None:
         return SpeakerChoice(people[leader], "its mouth follows the input's own speech", scores)
-    if scores:
+    if own is not None:
         leader = _clear_leader({p.index: _plain_r(p, own, len(frame_times)) for p in people}, _MIN_PLAIN_R)
         if leader is not None:
             return SpeakerChoice(people[leader], "its mouth opens with the input's own speech", scores)
@@ -185,7 +185,7 @@ class _LeadPicker:
                 lo = max(first, run.start)
                 opening[lo - first : run.stop - first] = _run_opening(run, lo - run.start)
                 seen = max(seen, int(np.isfinite(opening).sum()))
-                scores[run] = _best_lag(lambda mouth: _pearson(expected, mouth, _MIN_FRAMES), opening)
+                scores[run] = _follows(expected, opening)
             if seen < _MIN_FRAMES:
                 return None
             leader = _clear_leader(scores, _MIN_SYNC_R)
@@ -233,8 +233,13 @@ def _clear_leader(scores: dict[_Key, float], least: float) -> _Key | None:
 def _plain_r(person: Person, own: MouthTargets, frames: int) -> float:
     """Pearson r of this person's mouth opening with the front end's opening of the input's own
     speech, at the best lag within ``_MAX_LAG``."""
-    expected = own.open.astype(np.float64)
-    return _best_lag(lambda mouth: _pearson(expected, mouth, _MIN_FRAMES), _opening(person, frames))
+    return _follows(own.open.astype(np.float64), _opening(person, frames))
+
+
+def _follows(expected: np.ndarray, opening: np.ndarray) -> float:
+    """Pearson r of ``opening`` (NaN where unseen) with ``expected`` at the best lag within
+    ``_MAX_LAG``; NaN with fewer than ``_MIN_FRAMES`` seen."""
+    return _best_lag(lambda mouth: _pearson(expected, mouth, _MIN_FRAMES), opening)
 
 
 def _opening(person: Person, frames: int) -> np.ndarray:
