@@ -105,3 +105,30 @@ def test_a_half_open_mouth_keeps_the_upper_teeth_under_the_upper_lip(talking) ->
     painted = _paint(image, points, half, interior)
     assert own_teeth > 120, "her upper teeth show in the sample"
     assert luma_at(painted, half[ms.UPPER_MID] + below) > 0.55 * own_teeth  # the back of her mouth: 0.08
+
+
+def test_a_barely_parted_mouth_is_as_dark_inside_as_the_persons_own(talking) -> None:
+    """The sample is the widest mouth; between lips barely apart its teeth must be lit as this
+    person's own narrow openings are (little light gets in), not as brightly as wide open. The
+    collector learns that light from the frames it sees; painted at a narrow opening, the inside
+    is within 15% of it, where the sample's own light is not."""
+    collector = InteriorCollector()
+    for image, points in talking:
+        collector.observe(image, points)
+    interior = collector.result()
+    assert interior is not None
+    image, points = max(talking, key=lambda found: ms.inner_gap(found[1]))
+    narrow = min(0.06, interior.gap / 3)
+    own = interior.shading.at(narrow)
+    assert own is not None, "her narrow openings were seen"
+    target = ms.retarget(points, narrow, 0.0)
+    inside = _inside(target, image.shape, 0.0)
+
+    def shown(painted: np.ndarray) -> float:
+        luma = painted[inside] @ np.array([0.299, 0.587, 0.114], np.float32)
+        return float(luma.mean()) / lightness(image, points)
+
+    assert abs(shown(_paint(image, points, target, interior)) / own - 1) < 0.15
+    unlearnt = _interior_of(image, points)  # one frame seen: no light learnt, the sample's own
+    assert unlearnt.shading.at(narrow) is None
+    assert abs(shown(_paint(image, points, target, unlearnt)) / own - 1) > 0.15

@@ -13,6 +13,14 @@ with the lower lip, unstretched: a mouth opening less than the sample hides the 
 dark back of the mouth) rather than squashing the teeth; one opening wider stretches only that
 middle. One sample for the whole clip keeps the teeth from flickering between frames. A clip
 that never opens its mouth has no interior to give; lite paints one then.
+
+How bright the inside of a mouth looks depends on how far it is open: little light reaches
+teeth behind barely parted lips. The sample is the clip's widest mouth, so shown between lips
+barely apart its teeth were far brighter than the person's own: a white band where his own mouth
+showed grey teeth in shadow (man_kitchen_portrait_hevc: 0.8 of the cheeks' brightness against his
+own 0.45 at gaps under 0.07). So the collector also learns, from every frontal frame with parted
+lips, how bright this person's opening is at each gap (:class:`Shading`), and the sample is lit
+to that.
 """
 
 from __future__ import annotations
@@ -43,11 +51,21 @@ _MAX_TURN = 0.25
 _UPPER_SHARE = 0.45
 #: Width (canonical units) over which the two sides meet.
 _SPLIT_BLEND = 0.015
-#: Brightness of the interior in a mouth barely parted, against the sample's own opening (1): the
-#: lips shade the teeth of a narrow mouth.
+#: Brightness of the interior where the target's lips are barely parted, against where they part
+#: as wide as the sample's (1): the lips shade the teeth of a narrow mouth, and towards the corners.
+#: Where the person's own light at the target's gap is known (``Shading``), the whole interior is
+#: then scaled to it, and this only shapes the light across the opening.
 _DIM = 0.8
 _CHEEKS = (205, 425)
 _NOSE_TIP = 1
+#: Inner-lip gaps (inter-ocular units) binning what the collector learns of the opening's light.
+_SHADE_EDGES = np.array([0.03, 0.05, 0.07, 0.09, 0.12, 0.15, 0.2, 0.25, 0.3, 0.4])
+#: Frames a bin needs before its brightness is trusted.
+_SHADE_FRAMES = 5
+#: How far the learnt light may move the sample's own (a ratio either way): a bin of odd frames
+#: (a hand before the mouth, a lick) must not turn the teeth black or white.
+_SHADE_LIMIT = 2.0
+_LUMA = np.array([0.299, 0.587, 0.114], np.float32)  # cv2's RGB2GRAY weights
 
 
 def _cheek_patches(image: np.ndarray, points: np.ndarray) -> list[np.ndarray]:
@@ -63,6 +81,46 @@ def _cheek_patches(image: np.ndarray, points: np.ndarray) -> list[np.ndarray]:
 def lightness(image: np.ndarray, points: np.ndarray) -> float:
     """Mean brightness of the cheeks: how lit the face is, to carry an interior between frames."""
     return float(max(np.mean([patch.mean() for patch in _cheek_patches(image, points)]), 1.0))
+
+
+def _opening_light(image: np.ndarray, points: np.ndarray) -> float | None:
+    """Mean brightness between the inner lips over the cheeks' (``lightness``); None when the
+    opening covers too few pixels to say."""
+    contour = np.vstack([points[list(ms.INNER_UPPER)], points[list(ms.INNER_LOWER)][::-1]])
+    h, w = image.shape[:2]
+    x0, y0 = np.clip(np.floor(contour.min(axis=0)).astype(int), 0, (w, h))
+    x1, y1 = np.clip(np.ceil(contour.max(axis=0)).astype(int) + 1, 0, (w, h))
+    if x1 - x0 < 2 or y1 - y0 < 2:
+        return None
+    mask = filled((y1 - y0, x1 - x0), contour - (x0, y0))
+    weight = float(mask.sum())
+    if weight < 4.0:
+        return None
+    luma = image[y0:y1, x0:x1].astype(np.float32) @ _LUMA
+    return float((luma * mask).sum()) / weight / lightness(image, points)
+
+
+@dataclass
+class Shading:
+    """How bright one person's opening is at each inner-lip gap, over their cheeks' brightness:
+    per bin of ``_SHADE_EDGES``, the frames seen, the sum of their gaps and of their brightness.
+    A fixed size whatever the clip's length."""
+
+    sums: np.ndarray = field(default_factory=lambda: np.zeros((len(_SHADE_EDGES) - 1, 3)))
+
+    def add(self, gap: float, light: float) -> None:
+        k = int(np.searchsorted(_SHADE_EDGES, gap, side="right")) - 1
+        if 0 <= k < len(self.sums):
+            self.sums[k] += (1.0, gap, min(light, 2.0))
+
+    def at(self, gap: float) -> float | None:
+        """The brightness this person's opening shows at ``gap`` (interpolated between the bins
+        seen often enough, the nearest beyond them), None without such a bin."""
+        seen = self.sums[:, 0] >= _SHADE_FRAMES
+        if not seen.any():
+            return None
+        count, gaps, lights = self.sums[seen].T
+        return float(np.interp(gap, gaps / count, lights / count))
 
 
 def _curves(canon: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -87,6 +145,7 @@ class MouthInterior:
     lower: np.ndarray  # (11, 2) inner lower lip
     light: float  # cheek brightness of its frame
     gap: float
+    shading: Shading = field(default_factory=Shading)
 
     def paint(self, patch: np.ndarray, target: np.ndarray, box: tuple[int, int, int, int],
               frame: ms.HeadFrame, light: float) -> None:
@@ -116,8 +175,24 @@ class MouthInterior:
 
         upper, lower = sample(y_upper), sample(y_lower)
         inside = upper + lower_share.reshape(h, w, 1) * (lower - upper)
-        inside *= float(np.clip(light / self.light, 0.5, 1.6)) * shade.reshape(h, w, 1)
+        inside *= shade.reshape(h, w, 1)
+        inside *= self._gain(inside, mask, ms.inner_gap(target, frame), light)
         sub += mask[..., None] * (np.clip(inside, 0, 255) - sub)
+
+    def _gain(self, inside: np.ndarray, mask: np.ndarray, gap: float, light: float) -> float:
+        """What ``inside`` (the sample fitted to a target of inner gap ``gap``, under ``mask``) is
+        multiplied by: as bright, over a frame's cheeks of brightness ``light``, as this person's
+        own opening at that gap; without enough of their frames to say, lit as the sample's frame
+        was, relative to the cheeks."""
+        relative = float(np.clip(light / self.light, 0.5, 1.6))
+        wanted = self.shading.at(gap)
+        weight = float(mask.sum())
+        if wanted is None or weight < 4.0:
+            return relative
+        shown = float(((inside @ _LUMA) * mask).sum()) / weight
+        if shown < 1.0:
+            return relative
+        return float(np.clip(wanted * light / shown, relative / _SHADE_LIMIT, relative * _SHADE_LIMIT))
 
     def _source(self, mouth: np.ndarray, upper_t: np.ndarray, lower_t: np.ndarray) -> tuple[np.ndarray, ...]:
         """Where each target point (mouth coordinates) is found in the sample: x in proportion to
@@ -158,6 +233,7 @@ class InteriorCollector:
 
     def __init__(self) -> None:
         self._heap: list[_Candidate] = []
+        self._shading = Shading()
 
     def observe(self, image: np.ndarray, points: np.ndarray | None) -> None:
         """One tracked frame: its landmarks, or None where it had no usable face."""
@@ -165,7 +241,12 @@ class InteriorCollector:
             return
         points, frame, canon = ms.in_head_frame(points)
         gap = ms.inner_gap(points, frame)
-        if gap < _MIN_GAP or abs(canon[_NOSE_TIP, 0]) > _MAX_TURN:
+        if gap < _SHADE_EDGES[0] or abs(canon[_NOSE_TIP, 0]) > _MAX_TURN:
+            return
+        light = _opening_light(image, points)
+        if light is not None:
+            self._shading.add(gap, light)
+        if gap < _MIN_GAP:
             return
         if len(self._heap) >= _CANDIDATES and gap <= self._heap[0].gap:
             return
@@ -185,6 +266,7 @@ class InteriorCollector:
         merged = cls()
         merged._heap = heapq.nlargest(_CANDIDATES, (c for each in collectors for c in each._heap))
         heapq.heapify(merged._heap)
+        merged._shading = Shading(sum((each._shading.sums for each in collectors), Shading().sums))
         return merged
 
     def park(self, spill: Spill) -> None:
@@ -200,7 +282,7 @@ class InteriorCollector:
         wide = [c for c in self._heap if c.gap >= _WIDE_SHARE * widest]
         best = max(wide, key=_sharpness)
         return MouthInterior(best.crop.get(), best.ppu, best.origin, best.upper, best.lower, best.light,
-                             best.gap)
+                             best.gap, self._shading)
 
 
 def _sharpness(candidate: _Candidate) -> float:
