@@ -3,6 +3,7 @@
     .venv/bin/python -m benchmarks.reenact [--modes lite,standard,pro] [--clips a.mp4,b.mp4]
         [--json OUT.json] [--before EARLIER.json] [--label NAME] [--no-doc]
         [--targets | --calibration | --control | --inputs] [--readout-dir training/data/readout]
+        [--report]
 
 What it measures, and why. The loudness judge (``../shared/tools/syncjudge/run``) asks whether a
 rendered mouth opens when the speech is loud. A mouth that simply follows loudness passes it,
@@ -45,7 +46,9 @@ measured with them would flatter them.
 
 ``--json`` keeps the raw figures; an existing file keeps the parts this run did not measure, so a
 render run and a ``--targets`` run can share one file. ``--before`` puts an earlier run's figures
-beside this one's (``before -> after``).
+beside this one's (``before -> after``). ``--report`` measures nothing: it writes the tables of the
+run kept in ``--json``, so a before and an after run can go side by side with ``--no-doc`` and be
+reported once both are done.
 """
 
 from __future__ import annotations
@@ -521,6 +524,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-doc", action="store_true", help="do not write docs/benchmarks.md")
     parser.add_argument("--section", help="write this section of docs/benchmarks.md instead of the run's "
                                           "usual one: a before/after of one change, beside the main tables")
+    parser.add_argument("--report", action="store_true",
+                        help="measure nothing: write the tables of the run kept in --json")
     parser.add_argument("--readout-dir", type=Path,
                         help="render each clip with DIR/<clip>.visemes.npz and DIR/<clip>.npz, its held-out "
                              "network and real-mouth readout")
@@ -552,9 +557,18 @@ def main(argv: list[str] | None = None) -> int:
             data[key] = part
             args.json.write_text(json.dumps(_finite(data), indent=1) + "\n")
 
+    def measured(run: Callable[[], Json | None]) -> Json | None:
+        """This run's figures: measured now, or with --report those kept in --json."""
+        if not args.report:
+            return run()
+        kept = json.loads(args.json.read_text()) if args.json and args.json.exists() else {}
+        if key not in kept:
+            parser.error(f"--report needs --json holding a run's {key} figures")
+        return kept[key]
+
     began = time.perf_counter()
     if args.targets:
-        part = run_targets(clips, work, save, args.readout_dir)
+        part = measured(lambda: run_targets(clips, work, save, args.readout_dir))
         old = before.get("targets", {}).get("clips") if before else None
         body = [f"{_describe(part)}. The speech analysis of each clip's own audio (`analyse_speech`) "
                 "against the real mouth, tracked on the original by the engine's tracker: `open` vs the "
@@ -565,7 +579,7 @@ def main(argv: list[str] | None = None) -> int:
                 *targets_table(part["clips"], old)]
         section, title = "reenact-targets", "Re-enactment: speech targets vs the real mouth, before rendering"
     elif args.calibration:
-        part = run_calibration(clips, modes, work, save, readout_dir=args.readout_dir)
+        part = measured(lambda: run_calibration(clips, modes, work, save, readout_dir=args.readout_dir))
         if part is None:
             return 0
         body = [f"{_describe(part)}. The first half of each clip (with its audio) is the calibration input; "
@@ -577,7 +591,7 @@ def main(argv: list[str] | None = None) -> int:
         section = "reenact-calibration"
         title = "Re-enactment with calibration: the first half calibrates, the second is re-enacted"
     elif args.inputs:
-        part = run_inputs(clips, work, save)
+        part = measured(lambda: run_inputs(clips, work, save))
         body = [f"{_describe(part)}. Each original checked against itself by `selfcheck`: no render, so "
                 "the motion and shape figures are perfect by construction, and `lip_colour_off` is the "
                 "share of the real clip's own frames whose lips lie further from its median lip colour "
@@ -586,7 +600,7 @@ def main(argv: list[str] | None = None) -> int:
                 "against it.", "", *figures_table(part["clips"], None)]
         section, title = "reenact-inputs", "Re-enactment floor: every synchronous clip against itself"
     elif args.control:
-        part = run_renders(clips, modes, work, save, control=True)
+        part = measured(lambda: run_renders(clips, modes, work, save, control=True))
         old_part = before.get("control") if before else None
         body = [f"{_describe(part)}. The control for the re-enactment table: each silent clip rendered from "
                 "digital silence of the same length, so the renderer has no speech to follow, and compared "
@@ -601,7 +615,7 @@ def main(argv: list[str] | None = None) -> int:
         section = "reenact-control"
         title = "Re-enactment control: every synchronous clip rendered from silence"
     else:
-        part = run_renders(clips, modes, work, save, readout_dir=args.readout_dir)
+        part = measured(lambda: run_renders(clips, modes, work, save, readout_dir=args.readout_dir))
         old_part = before.get("renders") if before else None
         body = [f"{_describe(part)}. Each clip's audio track removed, the silent video rendered from that "
                 "same audio, and the rendered mouth compared frame by frame with the real one by "
@@ -617,7 +631,7 @@ def main(argv: list[str] | None = None) -> int:
             body += ["", *[f"- {n}" for n in notes]]
         section, title = "reenact", "Re-enactment: every synchronous clip re-rendered from its own audio"
     elapsed = time.perf_counter() - began
-    body += ["", f"{elapsed / 60:.1f} min in all."]
+    body += ["", f"Measured {part['date']}." if args.report else f"{elapsed / 60:.1f} min in all."]
     text = "\n".join(body)
     print(text)
     if args.section:
