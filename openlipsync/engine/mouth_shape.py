@@ -72,8 +72,10 @@ class HeadFrame:
 
     @classmethod
     def from_points(cls, points: np.ndarray) -> HeadFrame:
-        right = points[list(RIGHT_EYE)].mean(axis=0)
-        left = points[list(LEFT_EYE)].mean(axis=0)
+        # Each eye's two corners averaged by hand: the same sum over two, where ``np.mean`` cost
+        # 20 us a call, and this runs several times a frame.
+        right = (points[RIGHT_EYE[0]] + points[RIGHT_EYE[1]]) / 2
+        left = (points[LEFT_EYE[0]] + points[LEFT_EYE[1]]) / 2
         delta = left - right
         scale = float(np.hypot(*delta))
         ux = delta / max(scale, 1e-6)
