@@ -17,6 +17,7 @@ BENCHMARKS = [
     ("benchmarks.quality", []),  # lite, with its contact sheet; modes judges all three
     ("benchmarks.modes", []),
     ("benchmarks.painted", []),  # a few minutes: lite's painted mouth on the clip that never opens it
+    ("benchmarks.mouth_light", []),  # about 7 minutes: how bright lite's mouth is inside at each opening
     ("benchmarks.people", []),  # a few minutes: the speaker choice on composed clips, tracking cost
     ("benchmarks.tracker", []),  # a few minutes: the landmark model run directly against MediaPipe's graph
     ("benchmarks.key_frames", []),  # a minute: the mesh on key frames only, three ways to fill in the rest
