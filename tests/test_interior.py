@@ -108,7 +108,6 @@ def test_a_half_open_mouth_keeps_the_upper_teeth_under_the_upper_lip(talking) ->
     assert luma_at(painted, half[ms.UPPER_MID] + below) > 0.55 * own_teeth  # the back of her mouth: 0.08
 
 
-
 @pytest.fixture(scope="module")
 def lipstick() -> list[tuple[np.ndarray, np.ndarray]]:
     """woman_flags.mp4 (5 s): her narrow openings are darker inside than her widest mouth."""

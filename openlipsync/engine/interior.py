@@ -17,12 +17,13 @@ that never opens its mouth has no interior to give; lite paints one then.
 How bright the inside of a mouth looks depends on how far it is open: little light reaches
 teeth behind barely parted lips. The sample is the clip's widest mouth, so shown between lips
 barely apart its teeth were far brighter than the person's own: a white band where his own mouth
-showed grey teeth in shadow (man_kitchen_portrait_hevc: 0.8 of the cheeks' brightness against his
-own 0.45 at gaps under 0.07). So the collector also learns, from every frontal frame with parted
-lips, how bright this person's opening is at each gap (:class:`Shading`), and the sample is
-darkened to that. Only darkened: between lips barely apart the tracked inner contour holds mostly
-the lips' own inner edges, so what is learnt there can be lip, not mouth; a man whose mouth
-hardly opens (man_bedroom_selfie) had his dark gap brightened 1.7 times into an orange streak.
+showed grey teeth in shadow (man_kitchen_portrait_hevc: 0.78 of the cheeks' brightness against
+his own 0.43 at gaps under 0.07, docs/benchmarks.md's ``mouth-light``). So the collector also
+learns, from every frontal frame with parted lips, how bright this person's opening is at each
+gap (:class:`Shading`), and the sample is darkened to that. Only darkened: between lips barely
+apart the tracked inner contour holds mostly the lips' own inner edges, so what is learnt there
+can be lip, not mouth; a man whose mouth hardly opens (man_bedroom_selfie) had his dark gap
+brightened 1.7 times into an orange streak.
 """
 
 from __future__ import annotations
