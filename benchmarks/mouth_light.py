@@ -58,7 +58,7 @@ def opening_light(path: Path) -> list[tuple[float, float]]:
         gap = ms.inner_gap(points, frame)
         if gap < BANDS[0][0] or abs(canon[1, 0]) > MAX_TURN:
             continue
-        contour = np.vstack([points[list(ms.INNER_UPPER)], points[list(ms.INNER_LOWER)][::-1]])
+        contour = ms.inner_contour(points)
         mask = np.zeros(image.shape[:2], np.uint8)
         cv2.fillPoly(mask, [np.round(contour).astype(np.int32)], 1)
         luma = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)

@@ -148,7 +148,7 @@ def teeth_shown(crop: np.ndarray, canon: np.ndarray, ppu: float) -> float:
 def lip_colour(crop: np.ndarray, crop_points: np.ndarray) -> np.ndarray:
     """Mean CIELAB colour of the lips (between the outer and the inner contour) of a crop."""
     outer = np.vstack([crop_points[list(ms.OUTER_UPPER)], crop_points[list(ms.OUTER_LOWER)][::-1]])
-    inner = np.vstack([crop_points[list(ms.INNER_UPPER)], crop_points[list(ms.INNER_LOWER)][::-1]])
+    inner = ms.inner_contour(crop_points)
     mask = np.zeros(crop.shape[:2], np.uint8)
     cv2.fillPoly(mask, [np.round(outer).astype(np.int32)], 1)
     cv2.fillPoly(mask, [np.round(inner).astype(np.int32)], 0)

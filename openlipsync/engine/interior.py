@@ -87,9 +87,9 @@ def lightness(image: np.ndarray, points: np.ndarray) -> float:
 
 
 def _opening_light(image: np.ndarray, points: np.ndarray) -> float | None:
-    """Mean brightness between the inner lips over the cheeks' (``lightness``); None when the
-    opening covers too few pixels to say."""
-    contour = np.vstack([points[list(ms.INNER_UPPER)], points[list(ms.INNER_LOWER)][::-1]])
+    """Mean brightness (luma) between the inner lips; None when the opening covers too few pixels
+    to say."""
+    contour = ms.inner_contour(points)
     h, w = image.shape[:2]
     x0, y0 = np.clip(np.floor(contour.min(axis=0)).astype(int), 0, (w, h))
     x1, y1 = np.clip(np.ceil(contour.max(axis=0)).astype(int) + 1, 0, (w, h))
@@ -100,7 +100,7 @@ def _opening_light(image: np.ndarray, points: np.ndarray) -> float | None:
     if weight < 4.0:
         return None
     luma = image[y0:y1, x0:x1].astype(np.float32) @ _LUMA
-    return float((luma * mask).sum()) / weight / lightness(image, points)
+    return float((luma * mask).sum()) / weight
 
 
 @dataclass
@@ -246,9 +246,10 @@ class InteriorCollector:
         gap = ms.inner_gap(points, frame)
         if gap < _SHADE_EDGES[0] or abs(canon[_NOSE_TIP, 0]) > _MAX_TURN:
             return
-        light = _opening_light(image, points)
-        if light is not None:
-            self._shading.add(gap, light)
+        cheeks = lightness(image, points)
+        opening = _opening_light(image, points)
+        if opening is not None:
+            self._shading.add(gap, opening / cheeks)
         if gap < _MIN_GAP:
             return
         if len(self._heap) >= _CANDIDATES and gap <= self._heap[0].gap:
@@ -257,7 +258,7 @@ class InteriorCollector:
         crop, crop_points = cut(image, points, ppu)
         upper, lower = _curves(canon)
         origin = crop_points[list(ms.CORNERS)].mean(axis=0).astype(np.float64)
-        candidate = _Candidate(gap, Parked(crop), ppu, origin, upper, lower, lightness(image, points))
+        candidate = _Candidate(gap, Parked(crop), ppu, origin, upper, lower, cheeks)
         if len(self._heap) >= _CANDIDATES:
             heapq.heapreplace(self._heap, candidate)
         else:

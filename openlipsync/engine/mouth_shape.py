@@ -96,6 +96,12 @@ def in_head_frame(points: np.ndarray) -> tuple[np.ndarray, HeadFrame, np.ndarray
     return points, frame, frame.to_canonical(points)
 
 
+def inner_contour(points: np.ndarray) -> np.ndarray:
+    """The inner lip line of ``points`` as one closed polygon: the upper lip corner to corner, then
+    the lower lip back."""
+    return np.vstack([points[list(INNER_UPPER)], points[list(INNER_LOWER)][::-1]])
+
+
 def inner_gap(points: np.ndarray, frame: HeadFrame | None = None) -> float:
     """Inner-lip gap at the mouth centre, in inter-ocular units (0 = lips together)."""
     frame = frame or HeadFrame.from_points(points)
