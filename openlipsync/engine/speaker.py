@@ -129,9 +129,9 @@ def choose_speaker(cast: Cast, own: MouthTargets | None, pick: FacePick | None,
     """The person to re-animate. ``own`` is the front end's reading of the input's own audio at
     ``frame_times`` (seconds from ``offset`` into the input), None without one."""
     people = cast.people
-    scores = {}
-    if own is not None and len(people) > 1:
-        scores = {p.index: _sync_r(p, own, len(frame_times)) for p in people}
+    openings = ({p.index: _opening(p, len(frame_times)) for p in people}
+                if own is not None and len(people) > 1 else {})
+    scores = {i: _sync_r(opening, own) for i, opening in openings.items()}
     if pick is not None:
         return SpeakerChoice(_picked(cast, pick, frame_times, offset), _pick_reason(pick), scores)
     if not people:
@@ -141,8 +141,8 @@ def choose_speaker(cast: Cast, own: MouthTargets | None, pick: FacePick | None,
     leader = _clear_leader(scores, _MIN_SYNC_R)
     if leader is not None:
         return SpeakerChoice(people[leader], "its mouth follows the input's own speech", scores)
-    if own is not None:
-        leader = _clear_leader({p.index: _plain_r(p, own, len(frame_times)) for p in people}, _MIN_PLAIN_R)
+    if openings:
+        leader = _clear_leader({i: _plain_r(opening, own) for i, opening in openings.items()}, _MIN_PLAIN_R)
         if leader is not None:
             return SpeakerChoice(people[leader], "its mouth opens with the input's own speech", scores)
     best = max(people, key=_prominence)
@@ -209,17 +209,18 @@ def _pick_reason(pick: FacePick) -> str:
     return f"picked by the point ({pick.x:g}, {pick.y:g}){at}"
 
 
-def _sync_r(person: Person, own: MouthTargets, frames: int) -> float:
-    """How well the input's own audio predicts this person's mouth opening: the held-out Pearson r
-    of a ridge regression from the audio's frame features (and the front end's opening) to the
-    measured opening, over ``_FOLDS`` consecutive blocks, at the best lag within ``_MAX_LAG``.
+def _sync_r(opening: np.ndarray, own: MouthTargets) -> float:
+    """How well the input's own audio predicts a person's mouth ``opening`` (``_opening``): the
+    held-out Pearson r of a ridge regression from the audio's frame features (and the front end's
+    opening) to the measured opening, over ``_FOLDS`` consecutive blocks, at the best lag within
+    ``_MAX_LAG``.
 
     A regression fitted per person, rather than one fixed reading of the audio, follows how this
     mouth speaks; testing it on frames it was not fitted on keeps a mouth that merely moves from
     scoring. On 24 clips composed from the shared media (benchmarks/people.py) the speaker scored
     0.1 to 0.8 and the talking stranger beside them at most 0.2 where it was chosen.
     """
-    return _lagged_r(_audio(own), _opening(person, frames))
+    return _lagged_r(_audio(own), opening)
 
 
 def _clear_leader(scores: dict[_Key, float], least: float) -> _Key | None:
@@ -230,10 +231,10 @@ def _clear_leader(scores: dict[_Key, float], least: float) -> _Key | None:
     return ranked[0][0] if ranked and ranked[0][1] >= least and margin >= _MIN_MARGIN else None
 
 
-def _plain_r(person: Person, own: MouthTargets, frames: int) -> float:
-    """Pearson r of this person's mouth opening with the front end's opening of the input's own
-    speech, at the best lag within ``_MAX_LAG``."""
-    return _follows(own.open.astype(np.float64), _opening(person, frames))
+def _plain_r(opening: np.ndarray, own: MouthTargets) -> float:
+    """Pearson r of a person's mouth ``opening`` (``_opening``) with the front end's opening of the
+    input's own speech, at the best lag within ``_MAX_LAG``."""
+    return _follows(own.open.astype(np.float64), opening)
 
 
 def _follows(expected: np.ndarray, opening: np.ndarray) -> float:
