@@ -126,14 +126,29 @@ def comparison_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-doc", action="store_true", help="do not write docs/benchmarks.md")
 
 
-def comparison_options(doc: str, argv: list[str] | None) -> argparse.Namespace:
+def comparison_options(doc: str, argv: list[str] | None, reportable: bool = False) -> argparse.Namespace:
     """A comparing benchmark's options (``comparison_args``, described by the first line of
-    ``doc``), with ``--engine``'s package put first on the path: call before importing openlipsync."""
+    ``doc``), with ``--engine``'s package put first on the path: call before importing openlipsync.
+
+    ``reportable``: the benchmark also takes ``--report``, which measures nothing and writes the
+    docs from the run kept in ``--json`` (``reported_run``), so that a before and an after run can
+    go side by side with ``--no-doc`` and be reported once both are done."""
     parser = argparse.ArgumentParser(description=doc.split("\n", 1)[0])
     comparison_args(parser)
+    if reportable:
+        parser.add_argument("--report", action="store_true", help="measure nothing: write the docs of --json")
     args = parser.parse_args(argv)
+    if getattr(args, "report", False) and (args.json is None or not args.json.is_file()):
+        parser.error("--report needs --json naming a run this benchmark kept")
     use_engine(args)
     return args
+
+
+def reported_run(args: argparse.Namespace) -> tuple[dict, dict | None] | None:
+    """With ``--report``, the run kept in ``--json`` and the one ``--before`` names; else None."""
+    if not getattr(args, "report", False):
+        return None
+    return json.loads(args.json.read_text()), json.loads(args.before.read_text()) if args.before else None
 
 
 def kept_run(args: argparse.Namespace, engine: dict, figures: dict) -> tuple[dict, dict | None]:
