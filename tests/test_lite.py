@@ -211,3 +211,38 @@ def test_teeth_are_told_from_a_dark_mouth(teeth):
         inside = np.vstack([points[list(ms.INNER_UPPER)], points[list(ms.INNER_LOWER)][::-1]])
         cv2.fillPoly(dark, [np.round(inside).astype(np.int32)], (40, 15, 18))
         assert _teeth_showing(dark, points, frame, gap) == (False, False)
+
+
+@pytest.fixture(scope="module")
+def smile() -> list[tuple[np.ndarray, np.ndarray]]:
+    """Frames 142-144 of woman_indoor.mp4: the mesh puts her inner lower lip on the upper edge of
+    her lower teeth, so they lie inside the tracked lip."""
+    found = meshed_frames("woman_indoor.mp4", 145)[142:]
+    assert all(points is not None for _, points in found), "woman_indoor.mp4 shows her face there"
+    return found
+
+
+def test_teeth_inside_the_tracked_lower_lip_stay_out_of_the_moved_lip(smile):
+    """Narrowing her mouth must not carry her lower teeth along as a white band in the lower lip:
+    the lip's inner part ends up lit like the rest of the lip (it was 1.26-1.54 times brighter
+    before the teeth were told from the lip). woman_flags' glossy pink lip, brighter at its inner
+    edge but as saturated, is not taken for teeth."""
+    from openlipsync.engine.lite import _TEETH_CONTRAST
+
+    ratios = []
+    for image, points in smile:
+        frame = ms.HeadFrame.from_points(points)
+        assert ms.teeth_in_lower_lip(image, frame.to_canonical(points), frame.to_image, _TEETH_CONTRAST) > 0
+        gap = ms.inner_gap(points)
+        out = image.copy()
+        paste(out, *render_mouth(out, points, MouthPose(gap=gap / 2, width=0.0)))
+        target = ms.retarget(points, gap / 2, 0.0)
+        lower, rim = target[list(ms.INNER_LOWER)][3:8], target[list(ms.OUTER_LOWER)][3:8]
+        luma = out.astype(np.float32).mean(axis=2)
+        inner, body = (np.mean([_luma_at(luma, at) for at in lower + share * (rim - lower)])
+                       for share in (0.2, 0.8))
+        ratios.append(inner / body)
+    assert np.mean(ratios) < 1.15, np.round(ratios, 2)
+    for image, points in meshed_frames("woman_flags.mp4", 48)[44:]:  # parted, no lower teeth showing
+        frame = ms.HeadFrame.from_points(points)
+        assert ms.teeth_in_lower_lip(image, frame.to_canonical(points), frame.to_image, _TEETH_CONTRAST) == 0

@@ -210,8 +210,15 @@ def render_mouth(image: np.ndarray, points: np.ndarray, pose: MouthPose, lips: n
     closing = amount * float(np.clip((source_gap - pose.gap) / max(source_gap, 1e-6), 0.0, 1.0))
     opening = pose.gap > source_gap + 0.005
     # Only a closing or an opening mouth cares what the source shows between its lips.
-    teeth = _teeth_showing(image, points, frame, source_gap) if closing > 0 or opening else (False, False)
-    sources = _inset_lips(points, tuple(_SEAM_INSET * closing * shown for shown in teeth))
+    changing = closing > 0 or opening
+    teeth = _teeth_showing(image, points, frame, source_gap) if changing else (False, False)
+    upper_inset, lower_inset = (_SEAM_INSET * closing * shown for shown in teeth)
+    if changing and source_gap >= _TEETH_MIN_GAP:
+        # Teeth the mesh took for lower lip would ride on the moved lip as a white band: the lip
+        # starts below them, and they are left to the opening (the interior paints over it).
+        canon = frame.to_canonical(points)
+        lower_inset = max(lower_inset, ms.teeth_in_lower_lip(image, canon, frame.to_image, _TEETH_CONTRAST))
+    sources = _inset_lips(points, (upper_inset, lower_inset))
     fields = []
     for side in (ms.UPPER_SIDE, ms.LOWER_SIDE):
         idx = list(side)

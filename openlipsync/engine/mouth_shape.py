@@ -119,6 +119,15 @@ def typical_max_gap(gaps: np.ndarray) -> float:
     return float(np.clip(np.percentile(gaps, 95), 0.18, 0.34))
 
 
+#: Where ``teeth_in_lower_lip`` reads the lower lip's own colour (share of its thickness from the
+#: inner edge: below any teeth, above the rim's shadow), and where it looks for teeth before it.
+_LIP_BODY = 0.8
+_TEETH_STEPS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6)
+#: Teeth are greys and off-whites: measured 0.1-0.3 saturation against lips' 0.4-0.6 (woman_indoor,
+#: woman_flags' glossy pink, woman_hairbun_closeup).
+_TEETH_PALE = 0.6
+
+
 def teeth_contrast(image: np.ndarray, canon: np.ndarray, to_image: Callable[[np.ndarray], np.ndarray],
                    gap: float) -> tuple[float, float]:
     """How much brighter than the lower lip the opening is right next to the upper and to the
@@ -137,6 +146,36 @@ def teeth_contrast(image: np.ndarray, canon: np.ndarray, to_image: Callable[[np.
     lip = max(brightness((lower + rim) / 2), 1.0)
     near = min(gap / 4, 0.025)  # teeth begin at the lip; a wide opening is dark beyond them
     return brightness(upper + (0, near)) / lip, brightness(lower - (0, near)) / lip
+
+
+def teeth_in_lower_lip(image: np.ndarray, canon: np.ndarray, to_image: Callable[[np.ndarray], np.ndarray],
+                       contrast: float) -> float:
+    """Share of the tracked lower lip's thickness, from its inner edge, that is teeth.
+
+    Over a row of lower teeth the mesh often puts the inner lower lip at the teeth's upper edge, so
+    the teeth lie inside the tracked lip (seen on woman_indoor's smile). Read along the middle of
+    the lip from the inner edge towards the rim: the run of samples that are ``contrast`` times as
+    bright as the lip near its rim and pale (``_TEETH_PALE`` of its saturation at most) is teeth.
+    Pale as well as bright: glossy pink lips are brighter at the inner edge than at the rim, but
+    as saturated. 0 where the lip starts at its tracked edge.
+    """
+    lower, rim = (canon[list(side)][3:8] for side in (INNER_LOWER, OUTER_LOWER))
+    h, w = image.shape[:2]
+
+    def colour(t: float) -> tuple[float, float]:
+        x, y = np.clip(np.round(to_image(lower + t * (rim - lower))).astype(int), 0, (w - 1, h - 1)).T
+        rgb = image[y, x].astype(np.float64)
+        high = np.maximum(rgb.max(axis=1), 1.0)
+        return float(rgb.mean()), float(((high - rgb.min(axis=1)) / high).mean())
+
+    lip, lip_saturation = colour(_LIP_BODY)
+    share = 0.0
+    for t in _TEETH_STEPS:
+        brightness, saturation = colour(t)
+        if brightness < contrast * max(lip, 1.0) or saturation > _TEETH_PALE * lip_saturation:
+            break
+        share = t + _TEETH_STEPS[0]
+    return share
 
 
 def lip_profile(x: np.ndarray, left: float, right: float) -> np.ndarray:
