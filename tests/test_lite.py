@@ -224,7 +224,7 @@ def smile() -> list[tuple[np.ndarray, np.ndarray]]:
 
 def test_teeth_inside_the_tracked_lower_lip_stay_out_of_the_moved_lip(smile):
     """Narrowing her mouth must not carry her lower teeth along as a white band in the lower lip:
-    the lip's inner part ends up lit like the rest of the lip (it was 1.26-1.54 times brighter
+    the lip's inner part ends up lit like the rest of the lip (1.37 times as bright, on average,
     before the teeth were told from the lip). woman_flags' glossy pink lip, brighter at its inner
     edge but as saturated, is not taken for teeth."""
     from openlipsync.engine.lite import _TEETH_CONTRAST

@@ -128,6 +128,13 @@ _TEETH_STEPS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6)
 _TEETH_PALE = 0.6
 
 
+def _pixels(image: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """The pixels of ``image`` nearest image ``points`` (clamped to the frame), one row each."""
+    h, w = image.shape[:2]
+    x, y = np.clip(np.round(points).astype(int), 0, (w - 1, h - 1)).T
+    return image[y, x]
+
+
 def teeth_contrast(image: np.ndarray, canon: np.ndarray, to_image: Callable[[np.ndarray], np.ndarray],
                    gap: float) -> tuple[float, float]:
     """How much brighter than the lower lip the opening is right next to the upper and to the
@@ -137,11 +144,9 @@ def teeth_contrast(image: np.ndarray, canon: np.ndarray, to_image: Callable[[np.
     points to ``image``'s pixels, ``gap`` is the inner-lip gap.
     """
     upper, lower, rim = (canon[list(side)][3:8] for side in (INNER_UPPER, INNER_LOWER, OUTER_LOWER))
-    h, w = image.shape[:2]
 
     def brightness(points: np.ndarray) -> float:
-        x, y = np.clip(np.round(to_image(points)).astype(int), 0, (w - 1, h - 1)).T
-        return float(image[y, x].mean())
+        return float(_pixels(image, to_image(points)).mean())
 
     lip = max(brightness((lower + rim) / 2), 1.0)
     near = min(gap / 4, 0.025)  # teeth begin at the lip; a wide opening is dark beyond them
@@ -160,11 +165,9 @@ def teeth_in_lower_lip(image: np.ndarray, canon: np.ndarray, to_image: Callable[
     as saturated. 0 where the lip starts at its tracked edge.
     """
     lower, rim = (canon[list(side)][3:8] for side in (INNER_LOWER, OUTER_LOWER))
-    h, w = image.shape[:2]
 
     def colour(t: float) -> tuple[float, float]:
-        x, y = np.clip(np.round(to_image(lower + t * (rim - lower))).astype(int), 0, (w - 1, h - 1)).T
-        rgb = image[y, x].astype(np.float64)
+        rgb = _pixels(image, to_image(lower + t * (rim - lower))).astype(np.float64)
         high = np.maximum(rgb.max(axis=1), 1.0)
         return float(rgb.mean()), float(((high - rgb.min(axis=1)) / high).mean())
 
