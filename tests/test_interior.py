@@ -157,3 +157,28 @@ def test_a_mouth_is_never_lit_brighter_than_its_sample(lipstick) -> None:
     target = ms.retarget(points, 0.06, 0.0)
     taught = _paint(image, points, target, dataclasses.replace(interior, shading=bright))
     assert np.array_equal(taught, _paint(image, points, target, interior))
+
+
+def test_a_narrow_mouth_shows_its_upper_teeth_before_its_lower(talking) -> None:
+    """Lips closing over the mouth hide the lower teeth first (they sit behind the lower lip) and
+    the upper teeth last: at 30% of the sample's opening, most of the opening comes from the
+    sample's upper side (1 - 0.55 x 0.3, 84%), not the 45% it has at the sample's own opening,
+    which showed two rows of teeth clenched into a narrow slit."""
+    image, points = max(talking, key=lambda found: ms.inner_gap(found[1]))
+    interior = _interior_of(image, points)
+    # The sample repainted: its upper side (above the middle of its opening) red, the rest blue.
+    middle = (interior.upper[5, 1] + interior.lower[5, 1]) / 2
+    rows = interior.origin[1] + middle * interior.ppu
+    crop = np.zeros_like(interior.crop)
+    crop[: int(round(rows))] = (255, 0, 0)
+    crop[int(round(rows)):] = (0, 0, 255)
+    two_sided = dataclasses.replace(interior, crop=crop, shading=Shading())
+    shares = {}
+    for share in (1.0, 0.3):
+        target = ms.retarget(points, ms.inner_gap(points) * share, 0.0)
+        painted = _paint(image, points, target, two_sided)
+        inside = _inside(target, image.shape, 0.15)
+        red, blue = painted[inside][:, 0], painted[inside][:, 2]
+        shares[share] = float(np.mean(red > blue))
+    assert shares[1.0] < 0.6, shares  # at its own opening the sample is as it was
+    assert shares[0.3] > 0.7, shares

@@ -11,8 +11,12 @@ Each frame's interior is that one mouth fitted to the frame's inner-lip contour.
 fixed to the jaws, so the upper part of the interior moves with the upper lip and the lower part
 with the lower lip, unstretched: a mouth opening less than the sample hides the middle of it (the
 dark back of the mouth) rather than squashing the teeth; one opening wider stretches only that
-middle. One sample for the whole clip keeps the teeth from flickering between frames. A clip
-that never opens its mouth has no interior to give; lite paints one then.
+middle. Closing, the lower lip rises over the lower teeth before the upper lip reaches the upper
+ones, so the narrower the opening, the more of it is the upper lip's side: 45% at the sample's
+own opening, all of a closed one. (Split 45/55 at every opening, a narrow mouth showed both rows
+of teeth clenched into a slit, and selfcheck took the lower row for lip.) One sample for the whole
+clip keeps the teeth from flickering between frames. A clip that never opens its mouth has no
+interior to give; lite paints one then.
 
 How bright the inside of a mouth looks depends on how far it is open: little light reaches
 teeth behind barely parted lips. The sample is the clip's widest mouth, so shown between lips
@@ -50,7 +54,8 @@ _WIDE_SHARE = 0.75
 #: |nose tip x| in canonical units above which a face is too turned to lend its mouth (talking clips
 #: sit at 0.05-0.15 most of the time; 0.3 is a face in three-quarter view).
 _MAX_TURN = 0.25
-#: Share of the target's opening that belongs to the upper lip's side of the interior.
+#: Share of the target's opening that belongs to the upper lip's side of the interior, where the
+#: target opens as far as the sample; a narrower one gives it more (``MouthInterior._source``).
 _UPPER_SHARE = 0.45
 #: Width (canonical units) over which the two sides meet.
 _SPLIT_BLEND = 0.015
@@ -209,7 +214,8 @@ class MouthInterior:
         top_t, bottom_t = _at(upper_t, mouth[:, 0]), _at(lower_t, mouth[:, 0])
         top_s, bottom_s = _at(self.upper, x), _at(self.lower, x)
         gap_t, gap_s = np.maximum(bottom_t - top_t, 0.0), np.maximum(bottom_s - top_s, 0.0)
-        split_t = top_t + _UPPER_SHARE * gap_t
+        lower_share_t = (1 - _UPPER_SHARE) * np.clip(gap_t / np.maximum(gap_s, 1e-6), 0.0, 1.0)
+        split_t = top_t + gap_t * (1 - lower_share_t)
         from_top = mouth[:, 1] - top_t
         from_bottom = bottom_t - mouth[:, 1]
         # Each lip's own side, unstretched, as far as the sample has it; the middle stretched.
