@@ -46,7 +46,7 @@ def _inside(target: np.ndarray, shape: tuple[int, ...], inset: float) -> np.ndar
     """Pixels well inside ``target``'s inner lips (the contour pulled ``inset`` of the way to its centre)."""
     import cv2
 
-    contour = np.vstack([target[list(ms.INNER_UPPER)], target[list(ms.INNER_LOWER)][::-1]])
+    contour = ms.inner_contour(target)
     contour = contour + inset * (contour.mean(axis=0) - contour)
     mask = np.zeros(shape[:2], np.uint8)
     cv2.fillPoly(mask, [np.round(contour).astype(np.int32)], 1)

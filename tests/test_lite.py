@@ -206,11 +206,12 @@ def test_teeth_are_told_from_a_dark_mouth(teeth):
 
     for image, points in teeth:
         frame, gap = ms.HeadFrame.from_points(points), ms.inner_gap(points)
-        assert _teeth_showing(image, points, frame, gap)[0], "her upper teeth show"
+        canon = frame.to_canonical(points)
+        assert _teeth_showing(image, canon, frame, gap)[0], "her upper teeth show"
         dark = image.copy()
-        inside = np.vstack([points[list(ms.INNER_UPPER)], points[list(ms.INNER_LOWER)][::-1]])
+        inside = ms.inner_contour(points)
         cv2.fillPoly(dark, [np.round(inside).astype(np.int32)], (40, 15, 18))
-        assert _teeth_showing(dark, points, frame, gap) == (False, False)
+        assert _teeth_showing(dark, canon, frame, gap) == (False, False)
 
 
 @pytest.fixture(scope="module")

@@ -135,13 +135,13 @@ def _region(points: np.ndarray, target: np.ndarray, frame: ms.HeadFrame, shape: 
     return ring, box
 
 
-def _teeth_showing(image: np.ndarray, points: np.ndarray, frame: ms.HeadFrame,
+def _teeth_showing(image: np.ndarray, canon: np.ndarray, frame: ms.HeadFrame,
                    gap: float) -> tuple[bool, bool]:
-    """Whether the source shows teeth under its upper lip and over its lower lip: its opening next
-    to each lip is clearly brighter than the lower lip itself."""
+    """Whether the source (landmarks ``canon`` in ``frame``) shows teeth under its upper lip and over
+    its lower lip: its opening next to each lip is clearly brighter than the lower lip itself."""
     if gap < _TEETH_MIN_GAP:
         return False, False
-    upper, lower = ms.teeth_contrast(image, frame.to_canonical(points), frame.to_image, gap)
+    upper, lower = ms.teeth_contrast(image, canon, frame.to_image, gap)
     return upper > _TEETH_CONTRAST, lower > _TEETH_CONTRAST
 
 
@@ -211,12 +211,12 @@ def render_mouth(image: np.ndarray, points: np.ndarray, pose: MouthPose, lips: n
     opening = pose.gap > source_gap + 0.005
     # Only a closing or an opening mouth cares what the source shows between its lips.
     changing = closing > 0 or opening
-    teeth = _teeth_showing(image, points, frame, source_gap) if changing else (False, False)
+    canon = frame.to_canonical(points) if changing else None
+    teeth = _teeth_showing(image, canon, frame, source_gap) if canon is not None else (False, False)
     upper_inset, lower_inset = (_SEAM_INSET * closing * shown for shown in teeth)
-    if changing and source_gap >= _TEETH_MIN_GAP:
+    if canon is not None and source_gap >= _TEETH_MIN_GAP:
         # Teeth the mesh took for lower lip would ride on the moved lip as a white band: the lip
         # starts below them, and they are left to the opening (the interior paints over it).
-        canon = frame.to_canonical(points)
         lower_inset = max(lower_inset, ms.teeth_in_lower_lip(image, canon, frame.to_image, _TEETH_CONTRAST))
     sources = _inset_lips(points, (upper_inset, lower_inset))
     fields = []
