@@ -43,7 +43,7 @@ STRANGER = {name: SPEAKERS[(i + 1) % len(SPEAKERS)] for i, name in enumerate(SPE
 SINGLE = ("woman_room_landscape.mp4", "man_kitchen_portrait_hevc.mp4")
 RATE = 16000
 NEW_SPEECH = "speech_en_20s.wav"
-REPEATS = 5
+REPEATS = 9
 
 
 def _choice(path: Path, talking: compose.Region) -> tuple[bool, str, int]:
