@@ -11,8 +11,9 @@ import pytest
 
 from openlipsync.engine import mouth_shape as ms
 from openlipsync.engine.closed_lips import ClosedLips, ClosedLipsCollector, shares
-from openlipsync.engine.composite import paste
+from openlipsync.engine.composite import distance_outside, paste
 from openlipsync.engine.exemplars import crop_size, cut, lip_colour, opening
+from openlipsync.engine.face_track import LIPS_OUTER
 from openlipsync.engine.lite import MouthPose, render_mouth
 from openlipsync.engine.spill import Spill
 from tests.faces import meshed_frames
@@ -48,7 +49,7 @@ def _paint(image: np.ndarray, target: np.ndarray, lips: ClosedLips, share: float
     h, w = image.shape[:2]
     patch = image.astype(np.float32)
     frame = ms.HeadFrame.from_points(target)
-    lips.paint(patch, target, (0, 0, w, h), frame, share)
+    lips.paint(patch, target, (0, 0, w, h), frame, share, target)
     return patch
 
 
@@ -156,6 +157,31 @@ def test_a_wide_open_mouth_shut_by_lite_looks_like_her_closed_mouth(hairbun) -> 
     assert _unlike(image, points, reference) > 20.0
     assert shut_by(None) > 12.0, "squeezed shut by the warp alone, teeth and tongue show"
     assert shut_by(lips) < 8.0
+
+
+def test_nothing_of_the_open_mouth_is_left_beside_the_lips_it_shut(hairbun) -> None:
+    """The mesh's lips fall short of a wide-open mouth at its corners, and the warp moves only
+    what the mesh found: shut by lite, her eight widest frames kept dark bits of the open mouth
+    beside the closed lips, on 4.6% of the skin between where her lips were and where they are now
+    (the sample laid over the target's lips only). The sample covers where the source's lips
+    were too."""
+    lips = _closed_lips(hairbun)
+    widest = sorted(hairbun, key=lambda found: -_gap(found[1]))[:8]
+    assert _gap(widest[-1][1]) > 0.35, "her widest frames are wide open"
+
+    def dark_share(image: np.ndarray, points: np.ndarray) -> float:
+        out = image.copy()
+        paste(out, *render_mouth(image, points, MouthPose(gap=0.0, width=0.0), closed=(lips, 1.0)))
+        scale = ms.HeadFrame.from_points(points).scale
+        shape = image.shape[:2]
+        was = distance_outside(points[list(LIPS_OUTER)], (0.0, 0.0), shape)
+        now = distance_outside(ms.retarget(points, 0.0, 0.0)[list(LIPS_OUTER)], (0.0, 0.0), shape)
+        between = (was <= 0.08 * scale) & (now > 0.03 * scale)
+        grey = cv2.cvtColor(out, cv2.COLOR_RGB2GRAY).astype(np.float32)
+        skin = float(np.median(grey[(now > 0.15 * scale) & (now < 0.3 * scale)]))
+        return float((grey[between] < 0.75 * skin).mean())
+
+    assert np.mean([dark_share(image, points) for image, points in widest]) < 0.02
 
 
 def test_the_sample_is_laid_only_where_lite_shuts_an_open_mouth() -> None:

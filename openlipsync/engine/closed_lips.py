@@ -10,9 +10,9 @@ pro do not show it: they paste a closed mouth of the person's own.
 So while the tracker passes over the clip, :class:`ClosedLipsCollector` keeps the person's closed
 mouths whose lips have their usual colour (crops in the canonical head frame, as the open interior
 does), and one becomes the clip's :class:`ClosedLips`. Where a frame's target is closed and its
-source is open, that mouth is placed on the target's mouth corners and laid over the lips, more of
-it the further the source had to close. One sample for the clip, so the lips do not change texture
-between frames.
+source is open, that mouth is placed on the target's mouth corners and laid over the lips and over
+where the source's lips were, more of it the further the source had to close. One sample for
+the clip, so the lips do not change texture between frames.
 """
 
 from __future__ import annotations
@@ -50,6 +50,12 @@ _NOSE_TIP = 1
 _STRETCH = 0.15
 #: The blend: the target's outer lips grown by _GROW, feathered by _SOFT (inter-ocular units).
 _GROW, _SOFT = 0.03, 0.015
+#: ... and where the source frame's own lips were, grown by _SOURCE_GROW. The warp moves the lips
+#: the mesh found; on a wide smile or a tongue out the mesh's contour falls short of the real
+#: mouth (woman_hairbun_closeup, frames 300-325 under a closed target: the dark of her mouth
+#: corner lies just outside it), and what it left out stayed where it was, a dark spot beside the
+#: closed lips, or was squeezed into a second lower lip under them (man_kitchen_portrait_hevc).
+_SOURCE_GROW = 0.05
 #: The skin ring the sample's light is matched on: this far outside both mouths' outer lips, where
 #: the two show the same hue (_SKIN_CHROMA apart at most, in r and g over r + g + b). A mouth
 #: squeezed shut from wide open leaves its lips and tongue smeared into the ring, and matched
@@ -94,13 +100,16 @@ class ClosedLips:
     points: np.ndarray  # (468, 2) landmarks in crop pixels
 
     def paint(self, patch: np.ndarray, target: np.ndarray, box: tuple[int, int, int, int],
-              frame: ms.HeadFrame, share: float) -> None:
+              frame: ms.HeadFrame, share: float, source: np.ndarray) -> None:
         """Lay the sample over ``target``'s lips in ``patch`` (float RGB over ``box``), in place,
-        ``share`` of the way."""
+        ``share`` of the way, and over where the lips of the frame's own landmarks ``source`` were
+        (``_SOURCE_GROW``)."""
         outer = target[list(LIPS_OUTER)]
+        was = source[list(LIPS_OUTER)]
+        both_lips = np.vstack([outer, was])
         reach = (_RING[1] + COLOUR_BLUR) * frame.scale + 2
-        x0, y0 = np.maximum(np.floor(outer.min(axis=0) - reach).astype(int) - (box[0], box[1]), 0)
-        x1, y1 = np.ceil(outer.max(axis=0) + reach).astype(int) + 1 - (box[0], box[1])
+        x0, y0 = np.maximum(np.floor(both_lips.min(axis=0) - reach).astype(int) - (box[0], box[1]), 0)
+        x1, y1 = np.ceil(both_lips.max(axis=0) + reach).astype(int) + 1 - (box[0], box[1])
         sub = patch[y0:y1, x0:x1]
         h, w = sub.shape[:2]
         if h < 2 or w < 2:
@@ -138,6 +147,7 @@ class ClosedLips:
         skin[ring] = _chroma_distance(lips[ring], sub[ring]) < _SKIN_CHROMA
         lips = colour_matched(lips, sub, skin, frame.scale)
         mask = (target_lips <= max(frame.scale * _GROW, 1.0)).astype(np.float32)
+        mask[distance_outside(was, offset, (h, w)) <= frame.scale * _SOURCE_GROW] = 1.0
         mask = cv2.GaussianBlur(mask, (0, 0), max(frame.scale * _SOFT, 0.5)) * np.float32(share)
         sub += mask[..., None] * (np.clip(lips, 0, 255) - sub)
 

@@ -236,7 +236,7 @@ def render_mouth(image: np.ndarray, points: np.ndarray, pose: MouthPose, lips: n
         kept = tuple(source_gap / 2 if shown else 0.0 for shown in teeth)
         paint_cavity(patch, target, box, frame, pose.gap, kept, _lightness(image, points))
     if closed is not None and closed[1] > 0:
-        closed[0].paint(patch, target, box, frame, closed[1])
+        closed[0].paint(patch, target, box, frame, closed[1], points)
 
     moving = list(ms.MOVING)
     return patch, box, outer_alpha(np.vstack([target[moving], points[moving]]), box, frame.scale)
