@@ -28,6 +28,7 @@ BENCHMARKS = [
     ("benchmarks.reenact", ["--targets"]),  # a minute: the speech targets against the real mouths
     ("benchmarks.reenact", []),  # every synchronous clip re-rendered from its own audio, all modes
     ("benchmarks.reenact", ["--inputs"]),  # a few minutes: each clip against itself, the floor
+    ("benchmarks.selfcheck_noise", []),  # about 15 minutes: how far selfcheck moves on re-encoding alone
 ]
 
 
