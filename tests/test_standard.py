@@ -14,6 +14,7 @@ import pytest
 
 from openlipsync.engine import mouth_shape as ms
 from openlipsync.engine.composite import colour_matched
+from openlipsync.engine.exemplars import LIP_COLOUR_TOLERANCE, lip_colour, lip_mask
 from openlipsync.engine.face_track import LandmarkTrack, eye_distance, track_faces
 from openlipsync.engine.library import ClipPass, LibrarySpec, blocks, build_library
 from openlipsync.engine.lite import LiteRenderer
@@ -21,7 +22,7 @@ from openlipsync.engine.options import RenderOptions
 from openlipsync.engine.render import render
 from openlipsync.engine.selection import LITE, select
 from openlipsync.engine.speech import analyse_speech
-from openlipsync.engine.standard import MODES, ExemplarRenderer, _frame_poses
+from openlipsync.engine.standard import _LIP_TONE, MODES, ExemplarRenderer, _frame_poses, _lip_tone_matched
 from openlipsync.media.audio import iter_audio
 from openlipsync.media.encode import VideoWriter
 from openlipsync.media.probe import probe_video
@@ -29,6 +30,7 @@ from openlipsync.media.quality import psnr
 from openlipsync.media.video import read_frames
 from tests import generate
 from tests.conftest import shared_media
+from tests.faces import meshed_frames
 from tests.media_checks import frames
 
 FACELESS = range(30, 45)  # frames of the gap clip with the face hidden
@@ -203,6 +205,37 @@ def test_pro_dissolves_only_between_open_mouths(gap_library, speaking):
     assert dissolved.sum() >= 3, "a talking clip cuts between similar mouths now and then"
     assert (selection.gap[dissolved] > 0).all(), "closed lips are never shown doubled"
     assert (selection.gap[~dissolved] == 0).any(), "the speech closes the lips somewhere"
+
+
+def test_lips_darker_than_the_frames_own_are_brought_back_to_its_colour():
+    """An exemplar whose lips are darker than this person's lips in this frame (pressed, licked, in
+    a shadow of their own: the light match follows the skin around them, not the lips) is shown
+    with the frame's lip colour, give or take _LIP_TONE; the skin around them is left alone. A frame
+    whose own lips are no guide (open wide, or far from the person's usual colour) changes nothing."""
+    found = [(image, points) for image, points in meshed_frames("woman_flags.mp4", 4) if points is not None]
+    image, points = next((image, points) for image, points in found if ms.inner_gap(points) < 0.1)
+    x0, y0 = np.floor(points[list(ms.OUTER)].min(axis=0)).astype(int) - 20
+    x1, y1 = np.ceil(points[list(ms.OUTER)].max(axis=0)).astype(int) + 20
+    local = points - (x0, y0)
+    own = lip_colour(image[y0:y1, x0:x1], local)
+    lips = lip_mask(image[y0:y1, x0:x1].shape, local) > 0
+    lab = cv2.cvtColor(image[y0:y1, x0:x1].astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
+    lab[lips, 0] -= 12.0  # the same lips, 12 lightness units darker
+    dark = cv2.cvtColor(lab, cv2.COLOR_LAB2RGB) * 255.0
+    assert np.linalg.norm(lip_colour(dark, local) - own) > 10
+
+    shown = _lip_tone_matched(dark, local, image, points, usual=own)
+    assert np.linalg.norm(lip_colour(shown, local) - own) < _LIP_TONE + 0.5
+    skin = cv2.dilate(lips.astype(np.uint8), np.ones((9, 9), np.uint8)) == 0
+    assert np.abs(shown[skin] - dark[skin]).max() < 1.0, "only the lips change"
+    near = image[y0:y1, x0:x1].astype(np.float32)
+    assert _lip_tone_matched(near, local, image, points, usual=own) is near, "lips of the frame's colour stay"
+    # Lips far from the person's usual ones (pressed pale) are no guide; nor are those of a mouth
+    # open wide, whose tracked lip band takes in teeth.
+    usual = own - (LIP_COLOUR_TOLERANCE + 4.0, 0.0, 0.0)
+    assert _lip_tone_matched(dark, local, image, points, usual=usual) is dark
+    wide_image, wide = next((image, points) for image, points in found if ms.inner_gap(points) > 0.2)
+    assert _lip_tone_matched(dark, local, wide_image, wide, usual=own) is dark
 
 
 def test_blocks_keep_long_clips_bounded():

@@ -145,13 +145,18 @@ def teeth_shown(crop: np.ndarray, canon: np.ndarray, ppu: float) -> float:
     return float(np.clip((contrast - 1.0) / (_TEETH_FULL - 1.0), 0.0, 1.0))
 
 
+def lip_mask(shape: tuple[int, ...], crop_points: np.ndarray) -> np.ndarray:
+    """uint8 mask (1: lips) of a crop of ``shape``: between the outer and the inner lip contour."""
+    outer = np.vstack([crop_points[list(ms.OUTER_UPPER)], crop_points[list(ms.OUTER_LOWER)][::-1]])
+    mask = np.zeros(shape[:2], np.uint8)
+    cv2.fillPoly(mask, [np.round(outer).astype(np.int32)], 1)
+    cv2.fillPoly(mask, [np.round(ms.inner_contour(crop_points)).astype(np.int32)], 0)
+    return mask
+
+
 def lip_colour(crop: np.ndarray, crop_points: np.ndarray) -> np.ndarray:
     """Mean CIELAB colour of the lips (between the outer and the inner contour) of a crop."""
-    outer = np.vstack([crop_points[list(ms.OUTER_UPPER)], crop_points[list(ms.OUTER_LOWER)][::-1]])
-    inner = ms.inner_contour(crop_points)
-    mask = np.zeros(crop.shape[:2], np.uint8)
-    cv2.fillPoly(mask, [np.round(outer).astype(np.int32)], 1)
-    cv2.fillPoly(mask, [np.round(inner).astype(np.int32)], 0)
+    mask = lip_mask(crop.shape, crop_points)
     if mask.sum() < 10:
         return np.full(3, np.nan)
     lab = cv2.cvtColor(crop.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
@@ -221,6 +226,11 @@ class ExemplarLibrary:
         lips -= lips.mean(axis=1, keepdims=True)
         return np.sqrt(((lips - shape) ** 2).sum(axis=-1).mean(axis=-1))
 
+    def usual_lips(self) -> np.ndarray:
+        """This person's usual lip colour (CIELAB): the exemplars' median; NaN without any."""
+        seen = np.isfinite(self.lips).all(axis=1)
+        return np.median(self.lips[seen], axis=0) if seen.any() else np.full(3, np.nan)
+
     def off_colour(self) -> np.ndarray:
         """(M,) bool: lips whose colour strays from this person's usual lips (further from the
         median than three times the typical distance, and at least LIP_COLOUR_TOLERANCE): pressed,
@@ -228,8 +238,7 @@ class ExemplarLibrary:
         seen = np.isfinite(self.lips).all(axis=1)
         if seen.sum() < 5:
             return ~seen
-        median = np.median(self.lips[seen], axis=0)
-        distance = np.linalg.norm(np.nan_to_num(self.lips - median, nan=np.inf), axis=1)
+        distance = np.linalg.norm(np.nan_to_num(self.lips - self.usual_lips(), nan=np.inf), axis=1)
         typical = float(np.median(distance[seen]))
         return distance > max(LIP_COLOUR_TOLERANCE, 3.0 * typical)
 

@@ -15,7 +15,9 @@ Per output frame (after selection chose an exemplar):
    skin just around it, with a feathered mask.
 4. Colour: the ratio of the two layers over a ring of skin around the lips, spread smoothly over
    the mouth (``composite.colour_matched``), scales the exemplar: a low-frequency correction that
-   matches lighting without touching the teeth's detail.
+   matches lighting without touching the teeth's detail. The lips then get the colour of this
+   frame's own lips, within a just noticeable difference (``_lip_tone_matched``): lighting matched
+   on the skin leaves a pressed or licked exemplar's lips darker or paler than the person's.
 
 Frames the selection gave to lite are rendered by lite's own renderer, exactly as in lite mode, and
 so are the frames lite leaves as decoded (a closed, still mouth under a closed target) and the few
@@ -29,6 +31,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 from openlipsync.engine import mouth_shape as ms
@@ -41,7 +44,14 @@ from openlipsync.engine.composite import (
     outer_alpha,
     ramp,
 )
-from openlipsync.engine.exemplars import POSE_POINTS, ExemplarLibrary, pose_descriptor
+from openlipsync.engine.exemplars import (
+    LIP_COLOUR_TOLERANCE,
+    POSE_POINTS,
+    ExemplarLibrary,
+    lip_colour,
+    lip_mask,
+    pose_descriptor,
+)
 from openlipsync.engine.face_track import LandmarkTrack
 from openlipsync.engine.interior import MouthInterior
 from openlipsync.engine.library import ClipPass, LibrarySpec, build_library
@@ -60,6 +70,14 @@ _MOUTH_GROW = 0.12  # the exemplar covers the lips and this much skin around the
 _RING = (0.03, 0.18)  # the skin ring (inner, outer distance from the lips) the colour is matched on
 _DISSOLVE_GAP = 0.04  # pro dissolves cuts between exemplars whose openings differ less than this
 _NUDGE = 0.05  # the most an exemplar's opening is changed to meet its target (canonical units)
+#: How far (CIELAB) an exemplar's lips, matched to the frame's light, may lie from the colour of the
+#: frame's own lips before they are brought back to this distance (``_lip_tone_matched``); 8 is a
+#: plainly visible change, where the library and selfcheck draw the line.
+_LIP_TONE = 2.0
+#: ... read from the frame's own lips only where its mouth is open less than this (inter-ocular
+#: units): wider, the tracked lip band takes in teeth and tongue where the mesh falls short of the
+#: lips (woman_hairbun_closeup's wide smiles, 0.29-0.43, made her exemplar's lips pale).
+_TONE_GAP = 0.12
 
 
 @dataclass(frozen=True)
@@ -149,6 +167,41 @@ def _mouth_box(dst: np.ndarray, frame: ms.HeadFrame, box) -> tuple[int, int, int
     return max(x0, box[0]), max(y0, box[1]), min(x1, box[2]), min(y1, box[3])
 
 
+def _lip_tone_matched(layer: np.ndarray, layer_points: np.ndarray, image: np.ndarray,
+                      points: np.ndarray, usual: np.ndarray) -> np.ndarray:
+    """``layer`` (float RGB, an exemplar matched to the frame's light; ``layer_points`` its landmarks
+    in its pixels) with its lips moved in colour to within ``_LIP_TONE`` of this frame's own lips
+    (``points`` on ``image``). Where those stray from the person's ``usual`` lip colour (CIELAB) by
+    more than ``LIP_COLOUR_TOLERANCE`` they are no guide, and the exemplar's lips, chosen for their
+    usual colour, stay as they are: a frame whose real lips are pressed pale must not pass that on
+    (woman_flags presses her lipstick away; followed there, her re-enacted lips paled on 3 frames).
+
+    The light match scales the exemplar by the skin around the lips, so lips that were darker or
+    paler than this person's usually are (pressed, licked, in a shadow of their own) stay so: on
+    man_kitchen_portrait_hevc one exemplar chosen over ten frames of speech_en_20s showed lips 4-6
+    lightness units darker than his own in those frames, and selfcheck found them 8-10 from his
+    usual lip colour, past its limit of 8, where his own frames there lie within it. Only the
+    excess over ``_LIP_TONE`` is taken out, so the lips still change a little as a real mouth's do."""
+    if ms.inner_gap(points) > _TONE_GAP:
+        return layer
+    x0, y0 = np.maximum(np.floor(points[list(ms.OUTER)].min(axis=0)).astype(int), 0)
+    x1, y1 = np.ceil(points[list(ms.OUTER)].max(axis=0)).astype(int) + 1
+    own = lip_colour(image[y0:y1, x0:x1], points - (x0, y0))
+    if np.linalg.norm(own - usual) > LIP_COLOUR_TOLERANCE:
+        return layer
+    shown = lip_colour(layer, layer_points)
+    off = shown - own
+    distance = float(np.linalg.norm(off))
+    if not np.isfinite(distance) or distance <= _LIP_TONE:
+        return layer
+    lips = lip_mask(layer.shape, layer_points).astype(np.float32)
+    mask = np.maximum(lips, cv2.GaussianBlur(lips, (0, 0), 1.0))  # feathered outwards only
+    lab = cv2.cvtColor(np.clip(layer, 0, 255).astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
+    lab -= mask[..., None] * (off * (1.0 - _LIP_TONE / distance)).astype(np.float32)
+    moved = cv2.cvtColor(lab, cv2.COLOR_LAB2RGB) * 255.0
+    return layer + mask[..., None] * (moved - layer)
+
+
 def _exemplar_layer(library: ExemplarLibrary, e: int, dst: np.ndarray, fixed: np.ndarray, sub,
                     step: int) -> np.ndarray:
     """Exemplar ``e`` warped so its lips land on ``dst`` and its stable points on ``fixed``."""
@@ -169,6 +222,7 @@ class ExemplarRenderer:
         self.selection = selection
         self.style = style
         self.notes = notes
+        self._usual_lips = library.usual_lips()
         follows = library.follows()
         choice = selection.choice
         # For pro: where frame k cuts to a new exemplar of about the same shape, the one the
@@ -234,6 +288,7 @@ class ExemplarRenderer:
             ring = ((lips > _RING[0] * frame.scale) & (lips < _RING[1] * frame.scale)).astype(np.float32)
             layer = sum(w * _exemplar_layer(self.library, e, dst, fixed, sub, step) for e, w in mix)
             layer = colour_matched(layer, under, ring, frame.scale)
+            layer = _lip_tone_matched(layer, dst - (sx0, sy0), image, points, self._usual_lips)
             mask = ramp(lips, _MOUTH_GROW * frame.scale, self.style.feather * frame.scale)
             under += mask[..., None] * (layer - under)
         return patch, box, outer_alpha(np.vstack([dst[moving], points[moving]]), box, frame.scale)
