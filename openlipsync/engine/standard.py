@@ -71,8 +71,9 @@ _RING = (0.03, 0.18)  # the skin ring (inner, outer distance from the lips) the 
 _DISSOLVE_GAP = 0.04  # pro dissolves cuts between exemplars whose openings differ less than this
 _NUDGE = 0.05  # the most an exemplar's opening is changed to meet its target (canonical units)
 #: How far (CIELAB) an exemplar's lips, matched to the frame's light, may lie from the colour of the
-#: frame's own lips before they are brought back to this distance (``_lip_tone_matched``); 8 is a
-#: plainly visible change, where the library and selfcheck draw the line.
+#: frame's own lips before they are brought back to this distance (``_lip_tone_matched``): a just
+#: noticeable difference is 2-3, a plainly visible one 8 (where the library and selfcheck draw the
+#: line). At 4, a quarter of the kitchen clip's dark lips stayed past selfcheck's limit.
 _LIP_TONE = 2.0
 #: ... read from the frame's own lips only where its mouth is open less than this (inter-ocular
 #: units): wider, the tracked lip band takes in teeth and tongue where the mesh falls short of the
