@@ -217,6 +217,7 @@ def test_lips_darker_than_the_frames_own_are_brought_back_to_its_colour():
     x0, y0 = np.floor(points[list(ms.OUTER)].min(axis=0)).astype(int) - 20
     x1, y1 = np.ceil(points[list(ms.OUTER)].max(axis=0)).astype(int) + 20
     local = points - (x0, y0)
+    frame = ms.HeadFrame.from_points(points)
     own = lip_colour(image[y0:y1, x0:x1], local)
     lips = lip_mask(image[y0:y1, x0:x1].shape, local) > 0
     lab = cv2.cvtColor(image[y0:y1, x0:x1].astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
@@ -224,18 +225,19 @@ def test_lips_darker_than_the_frames_own_are_brought_back_to_its_colour():
     dark = cv2.cvtColor(lab, cv2.COLOR_LAB2RGB) * 255.0
     assert np.linalg.norm(lip_colour(dark, local) - own) > 10
 
-    shown = _lip_tone_matched(dark, local, image, points, usual=own)
+    shown = _lip_tone_matched(dark, local, image, points, frame, usual=own)
     assert np.linalg.norm(lip_colour(shown, local) - own) < _LIP_TONE + 0.5
     skin = cv2.dilate(lips.astype(np.uint8), np.ones((9, 9), np.uint8)) == 0
     assert np.abs(shown[skin] - dark[skin]).max() < 1.0, "only the lips change"
     near = image[y0:y1, x0:x1].astype(np.float32)
-    assert _lip_tone_matched(near, local, image, points, usual=own) is near, "lips of the frame's colour stay"
+    same = _lip_tone_matched(near, local, image, points, frame, usual=own)
+    assert same is near, "lips of the frame's own colour stay as they are"
     # Lips far from the person's usual ones (pressed pale) are no guide; nor are those of a mouth
     # open wide, whose tracked lip band takes in teeth.
     usual = own - (LIP_COLOUR_TOLERANCE + 4.0, 0.0, 0.0)
-    assert _lip_tone_matched(dark, local, image, points, usual=usual) is dark
+    assert _lip_tone_matched(dark, local, image, points, frame, usual=usual) is dark
     wide_image, wide = next((image, points) for image, points in found if ms.inner_gap(points) > 0.2)
-    assert _lip_tone_matched(dark, local, wide_image, wide, usual=own) is dark
+    assert _lip_tone_matched(dark, local, wide_image, wide, ms.HeadFrame.from_points(wide), usual=own) is dark
 
 
 def test_blocks_keep_long_clips_bounded():

@@ -154,13 +154,21 @@ def lip_mask(shape: tuple[int, ...], crop_points: np.ndarray) -> np.ndarray:
     return mask
 
 
-def lip_colour(crop: np.ndarray, crop_points: np.ndarray) -> np.ndarray:
-    """Mean CIELAB colour of the lips (between the outer and the inner contour) of a crop."""
-    mask = lip_mask(crop.shape, crop_points)
+def cielab(crop: np.ndarray) -> np.ndarray:
+    """An RGB crop (0-255, any dtype) in float32 CIELAB."""
+    return cv2.cvtColor(crop.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
+
+
+def masked_colour(lab: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Mean of a CIELAB crop where ``mask`` is set; NaN over fewer than 10 pixels."""
     if mask.sum() < 10:
         return np.full(3, np.nan)
-    lab = cv2.cvtColor(crop.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
     return lab[mask > 0].mean(axis=0).astype(np.float64)
+
+
+def lip_colour(crop: np.ndarray, crop_points: np.ndarray) -> np.ndarray:
+    """Mean CIELAB colour of the lips (between the outer and the inner contour) of a crop."""
+    return masked_colour(cielab(crop), lip_mask(crop.shape, crop_points))
 
 
 def sharpness(crop: np.ndarray, polygon: np.ndarray) -> float:

@@ -48,8 +48,10 @@ from openlipsync.engine.exemplars import (
     LIP_COLOUR_TOLERANCE,
     POSE_POINTS,
     ExemplarLibrary,
+    cielab,
     lip_colour,
     lip_mask,
+    masked_colour,
     pose_descriptor,
 )
 from openlipsync.engine.face_track import LandmarkTrack
@@ -169,14 +171,15 @@ def _mouth_box(dst: np.ndarray, frame: ms.HeadFrame, box) -> tuple[int, int, int
     return max(x0, box[0]), max(y0, box[1]), min(x1, box[2]), min(y1, box[3])
 
 
-def _lip_tone_matched(layer: np.ndarray, layer_points: np.ndarray, image: np.ndarray,
-                      points: np.ndarray, usual: np.ndarray) -> np.ndarray:
+def _lip_tone_matched(layer: np.ndarray, layer_points: np.ndarray, image: np.ndarray, points: np.ndarray,
+                      frame: ms.HeadFrame, usual: np.ndarray) -> np.ndarray:
     """``layer`` (float RGB, an exemplar matched to the frame's light; ``layer_points`` its landmarks
     in its pixels) with its lips moved in colour to within ``_LIP_TONE`` of this frame's own lips
-    (``points`` on ``image``). Where those stray from the person's ``usual`` lip colour (CIELAB) by
-    more than ``LIP_COLOUR_TOLERANCE`` they are no guide, and the exemplar's lips, chosen for their
-    usual colour, stay as they are: a frame whose real lips are pressed pale must not pass that on
-    (woman_flags presses her lipstick away; followed there, her re-enacted lips paled on 3 frames).
+    (``points`` on ``image``, head ``frame``). Where those stray from the person's ``usual`` lip
+    colour (CIELAB) by more than ``LIP_COLOUR_TOLERANCE`` they are no guide, and the exemplar's
+    lips, chosen for their usual colour, stay as they are: a frame whose real lips are pressed pale
+    must not pass that on (woman_flags presses her lipstick away; followed there, her re-enacted
+    lips paled on 3 frames).
 
     The light match scales the exemplar by the skin around the lips, so lips that were darker or
     paler than this person's usually are (pressed, licked, in a shadow of their own) stay so: on
@@ -184,21 +187,21 @@ def _lip_tone_matched(layer: np.ndarray, layer_points: np.ndarray, image: np.nda
     lightness units darker than his own in those frames, and selfcheck found them 8-10 from his
     usual lip colour, past its limit of 8, where his own frames there lie within it. Only the
     excess over ``_LIP_TONE`` is taken out, so the lips still change a little as a real mouth's do."""
-    if ms.inner_gap(points) > _TONE_GAP:
+    if ms.inner_gap(points, frame) > _TONE_GAP:
         return layer
     x0, y0 = np.maximum(np.floor(points[list(ms.OUTER)].min(axis=0)).astype(int), 0)
     x1, y1 = np.ceil(points[list(ms.OUTER)].max(axis=0)).astype(int) + 1
     own = lip_colour(image[y0:y1, x0:x1], points - (x0, y0))
     if np.linalg.norm(own - usual) > LIP_COLOUR_TOLERANCE:
         return layer
-    shown = lip_colour(layer, layer_points)
-    off = shown - own
+    lips = lip_mask(layer.shape, layer_points)
+    lab = cielab(np.clip(layer, 0, 255))
+    off = masked_colour(lab, lips) - own
     distance = float(np.linalg.norm(off))
     if not np.isfinite(distance) or distance <= _LIP_TONE:
         return layer
-    lips = lip_mask(layer.shape, layer_points).astype(np.float32)
-    mask = np.maximum(lips, cv2.GaussianBlur(lips, (0, 0), 1.0))  # feathered outwards only
-    lab = cv2.cvtColor(np.clip(layer, 0, 255).astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
+    soft = lips.astype(np.float32)
+    mask = np.maximum(soft, cv2.GaussianBlur(soft, (0, 0), 1.0))  # feathered outwards only
     lab -= mask[..., None] * (off * (1.0 - _LIP_TONE / distance)).astype(np.float32)
     moved = cv2.cvtColor(lab, cv2.COLOR_LAB2RGB) * 255.0
     return layer + mask[..., None] * (moved - layer)
@@ -290,7 +293,7 @@ class ExemplarRenderer:
             ring = ((lips > _RING[0] * frame.scale) & (lips < _RING[1] * frame.scale)).astype(np.float32)
             layer = sum(w * _exemplar_layer(self.library, e, dst, fixed, sub, step) for e, w in mix)
             layer = colour_matched(layer, under, ring, frame.scale)
-            layer = _lip_tone_matched(layer, dst - (sx0, sy0), image, points, self._usual_lips)
+            layer = _lip_tone_matched(layer, dst - (sx0, sy0), image, points, frame, self._usual_lips)
             mask = ramp(lips, _MOUTH_GROW * frame.scale, self.style.feather * frame.scale)
             under += mask[..., None] * (layer - under)
         return patch, box, outer_alpha(np.vstack([dst[moving], points[moving]]), box, frame.scale)
