@@ -61,6 +61,31 @@ def test_width_spreads_and_rounds(face):
     assert mouth_width(ms.retarget(points, 0.1, -1.0)) < mouth_width(ms.retarget(points, 0.1, 0.0))
 
 
+def test_rest_lips_keep_a_held_smile_but_not_the_old_speech(face):
+    """A smile held for seconds stays on the rest lips (the person's expression is not the old
+    speech's to take away); corners that move with every syllable are the old speech and do not."""
+    _, points = face
+    frame = ms.HeadFrame.from_points(points)
+    count, smile_from = 400, 200
+    canon = np.repeat(frame.to_canonical(points)[None], count, axis=0)
+    right, left = ms.CORNERS
+    canon[smile_from:, right] += (-0.05, -0.02)  # wider and raised: a smile
+    canon[smile_from:, left] += (0.05, -0.02)
+    canon[::3, right, 0] -= 0.04  # a syllable every 3 frames pulls the corners apart
+    canon[::3, left, 0] += 0.04
+    track = np.stack([frame.to_image(c) for c in canon]).astype(np.float32)
+    rest = ms.rest_lips(track, np.ones(count, bool))
+    corners = [ms.LIPS.index(right), ms.LIPS.index(left)]
+
+    def width(k: int) -> float:
+        lips = rest.at(k)
+        return float(lips[corners[1], 0] - lips[corners[0], 0])
+
+    assert width(320) - width(80) > 0.09, "the held smile was lost"
+    syllables = [abs(width(k + 1) - width(k)) for k in range(60, 340)]
+    assert max(syllables) < 0.006, "the old speech's corners show through"
+
+
 def test_warp_is_exact_at_control_points_and_smooth_between():
     rng = np.random.default_rng(0)
     dst = rng.integers(10, 190, size=(30, 2)).astype(np.float64)

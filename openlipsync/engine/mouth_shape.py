@@ -60,6 +60,10 @@ _LOWER_DROP = 0.88  # share the lower lip and jaw contribute
 _CHIN_DROP = 0.6  # the chin travels less than the lower lip (the jaw rotates about the ear)
 _SPREAD = 0.07  # corner travel (each side) for width = +-1
 _POUT = 0.025  # lips thicken outward when rounded
+#: The rest lips keep the change of the lips' shape slower than this (Gaussian sigma, frames: a
+#: second at 30 fps): a smile held, a lip pressed in thought, the corners dropping. Speech moves
+#: the lips with every syllable and word (several times a second), far faster.
+EXPRESSION_FRAMES = 30.0
 
 
 @dataclass(frozen=True)
@@ -252,34 +256,41 @@ def retarget(
 
 @dataclass(frozen=True)
 class RestLips:
-    """The speaker's closed lips, one shape for the clip, and where they sit on each frame."""
+    """The speaker's closed lips on each frame: the clip's shape, its slow changes, where they sit."""
 
     shape: np.ndarray  # (len(LIPS), 2) canonical, centred on 0
     centre: np.ndarray  # (N, 2) canonical lip centre per frame, smoothed over time; nan without a face
+    expression: np.ndarray  # (N, len(LIPS), 2) float32: the shape's slow change on each frame
 
     def at(self, index: int) -> np.ndarray | None:
         centre = self.centre[index]
-        return None if np.isnan(centre).any() else self.shape + centre
+        return None if np.isnan(centre).any() else self.shape + self.expression[index] + centre
 
 
-def rest_lips(points: np.ndarray, ok: np.ndarray, smoothing_frames: float = 2.0) -> RestLips:
-    """Each frame's lips with its own opening taken out, reduced to one shape plus a slow position.
+def rest_lips(points: np.ndarray, ok: np.ndarray, smoothing_frames: float = 2.0,
+              expression_frames: float = EXPRESSION_FRAMES) -> RestLips:
+    """Each frame's lips with its own opening taken out: one shape, its slow changes, a slow position.
 
-    The shape is the median over the clip; the position follows head motion (smoothed, per run of
-    tracked frames) but not the old speech, so lips in silence stay still.
+    The shape is the median over the clip. What the lips did for the old speech goes, but not the
+    person's expression: each frame keeps how its closed lips differed from the shape, smoothed
+    over ``expression_frames``, so a held smile stays a smile under the new speech while lips in
+    silence stay still. The position follows head motion (smoothed, per run of tracked frames).
     """
     lips = list(LIPS)
-    closed = np.full((len(ok), len(lips), 2), np.nan)
+    closed = np.full((len(ok), len(lips), 2), np.nan, dtype=np.float32)
     for i, face in pages.rows(points, np.flatnonzero(ok)):
         frame = HeadFrame.from_points(face)
         canon = frame.to_canonical(face)
         closed[i] = (canon - articulation(canon, inner_gap(face, frame), 0.0))[lips]
-    centre = closed.mean(axis=1)
+    centre = closed.mean(axis=1, dtype=np.float64)
+    expression = np.zeros_like(closed)
     if not ok.any():
-        return RestLips(np.zeros((len(lips), 2)), centre)
+        return RestLips(np.zeros((len(lips), 2)), centre, expression)
     shape = np.nanmedian(closed[ok] - centre[ok][:, None, :], axis=0)
     flags = np.concatenate(([False], ok, [False]))
     edges = np.flatnonzero(flags[1:] != flags[:-1])
     for start, stop in zip(edges[::2], edges[1::2], strict=True):
+        held = closed[start:stop] - centre[start:stop][:, None, :] - shape
+        expression[start:stop] = gaussian_filter1d(held, expression_frames, axis=0, mode="nearest")
         centre[start:stop] = gaussian_filter1d(centre[start:stop], smoothing_frames, axis=0, mode="nearest")
-    return RestLips(shape, centre)
+    return RestLips(shape, centre, expression)
