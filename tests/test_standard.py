@@ -159,6 +159,23 @@ def test_closed_lips_look_like_the_speakers_rest_lips(gap_library, speaking, mon
     assert library.gap[rested].max() < 0.04, "still closed"
 
 
+def test_a_held_smile_is_re_enacted_with_the_persons_wider_mouths(gap_library, speaking):
+    """Where the input's expression holds the lips wider than usual (RestLips.held_width), the
+    exemplars chosen for the same speech are wider; narrower where it draws them in. (Measured on
+    her whole clip: 0.04 either way moves the chosen mouths' mean width by +0.015 and -0.007; the
+    rest of the change comes from the lips' shape following the target's, Style.follow.)"""
+    _, _, library = gap_library
+    targets, _, poses = speaking
+    n = len(targets.open)
+    plain = select(library, targets, poses).choice
+    for held in (0.04, -0.04):
+        chosen = select(library, targets, poses, held=np.full(n, held)).choice
+        both = (plain != LITE) & (chosen != LITE)
+        assert both.sum() > n // 2
+        change = library.width[chosen[both]].mean() - library.width[plain[both]].mean()
+        assert change * np.sign(held) > 0.1 * abs(held), change
+
+
 def test_silence_rests_on_one_mouth_instead_of_hopping(gap_library):
     """Past the end of the speech (silence), cuts between closed exemplars would read as a quivering mouth."""
     clip, track, library = gap_library

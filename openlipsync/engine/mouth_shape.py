@@ -266,6 +266,12 @@ class RestLips:
         centre = self.centre[index]
         return None if np.isnan(centre).any() else self.shape + self.expression[index] + centre
 
+    def held_width(self) -> np.ndarray:
+        """(N,) how much wider each frame's rest lips are than the clip's shape (canonical units):
+        a smile held makes it positive, lips drawn in negative."""
+        right, left = LIPS.index(CORNERS[0]), LIPS.index(CORNERS[1])
+        return self.expression[:, left, 0] - self.expression[:, right, 0]
+
 
 def rest_lips(points: np.ndarray, ok: np.ndarray, smoothing_frames: float = 2.0,
               expression_frames: float = EXPRESSION_FRAMES) -> RestLips:

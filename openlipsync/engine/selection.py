@@ -126,8 +126,9 @@ def _target_costs(library: ExemplarLibrary, gaps: np.ndarray, widths: np.ndarray
     return cost
 
 
-def _candidates(library: ExemplarLibrary, targets: MouthTargets, gaps: np.ndarray, poses: np.ndarray,
-                use_audio: bool, count: int, unrest: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+def _candidates(library: ExemplarLibrary, targets: MouthTargets, gaps: np.ndarray, widths: np.ndarray,
+                poses: np.ndarray, use_audio: bool, count: int,
+                unrest: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
     """The ``count`` cheapest exemplars per frame, (N, count) indices and costs, in index order."""
     n, m = len(gaps), len(library)
     count = min(count, m)
@@ -139,7 +140,7 @@ def _candidates(library: ExemplarLibrary, targets: MouthTargets, gaps: np.ndarra
     for start in range(0, n, _BLOCK):
         stop = min(start + _BLOCK, n)
         feats = targets.features[start:stop].astype(np.float64) if use_audio else None
-        cost = _target_costs(library, gaps[start:stop], np.asarray(targets.width[start:stop], np.float64),
+        cost = _target_costs(library, gaps[start:stop], widths[start:stop],
                              np.asarray(targets.articulation[start:stop, _TEETH], np.float64),
                              np.asarray(targets.closed[start:stop], bool), poses[start:stop], feats, unrest,
                              off_colour, _BLURRED * still[start:stop, None] * blur[None, :])
@@ -161,24 +162,28 @@ def _transition(library: ExemplarLibrary, follows: np.ndarray, prev: np.ndarray,
 
 
 def select(library: ExemplarLibrary, targets: MouthTargets, poses: np.ndarray, *,
-           candidates: int = 12, rest: np.ndarray | None = None) -> Selection:
+           candidates: int = 12, rest: np.ndarray | None = None, held: np.ndarray | None = None) -> Selection:
     """Choose an exemplar (or LITE) for each output frame.
 
     ``poses`` is (N, P) pose_descriptor of each output frame's own face (NaN rows where the frame
     has none). ``candidates`` exemplars per frame enter the search. ``rest``: the speaker's rest
-    lips (mouth_shape.RestLips.shape), which closed mouths should look like.
+    lips (mouth_shape.RestLips.shape), which closed mouths should look like. ``held``: (N,) how
+    much wider than usual each output frame's expression holds the lips (RestLips.held_width of
+    the input frame it shows), so that a smile is re-enacted with the person's smiling mouths.
     """
     n = len(targets.open)
     use_audio = library.features is not None and len(library) > 0
     gaps = target_gaps(library, targets)
     widths = np.asarray(targets.width, np.float64)
+    if held is not None:
+        widths = widths + np.asarray(held, np.float64) / WIDTH_SPAN
     if n == 0 or len(library) == 0 or not library.varied():
         return Selection(np.full(n, LITE), gaps, widths)
     unrest = None
     if rest is not None:
         distance = library.lip_distance(rest)
         unrest = distance - distance.min()
-    idx, costs = _candidates(library, targets, gaps, poses, use_audio, candidates, unrest)
+    idx, costs = _candidates(library, targets, gaps, widths, poses, use_audio, candidates, unrest)
     follows = library.follows()
     silent = ~np.asarray(targets.speech, bool)
     k = idx.shape[1]

@@ -351,6 +351,7 @@ def exemplar_renderer(mode: str, clip: ClipPass, track: LandmarkTrack, targets: 
     library = build_library(clip, track, spec.library)
     poses = _frame_poses(track, np.asarray(source))
     fallback = LiteRenderer(track, targets, source, interior, closed)
-    selection = select(library, targets, poses, candidates=spec.candidates, rest=fallback.rest.shape)
+    selection = select(library, targets, poses, candidates=spec.candidates, rest=fallback.rest.shape,
+                       held=fallback.rest.held_width()[np.asarray(source)])
     with_face = track.ok[np.asarray(source)]
     return ExemplarRenderer(library, selection, spec.style, fallback, _notes(library, selection, with_face))
