@@ -82,7 +82,7 @@ class Selection:
 
     choice: np.ndarray  # (N,) int: exemplar index, or LITE
     gap: np.ndarray  # (N,) target inner-lip gap, canonical units, on this person's scale
-    width: np.ndarray  # (N,) target width in [-1, 1]
+    width: np.ndarray  # (N,) target width, -1 round .. +1 spread, with the expression held added
 
 
 def target_gaps(library: ExemplarLibrary, targets: MouthTargets) -> np.ndarray:
