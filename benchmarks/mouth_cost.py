@@ -65,7 +65,7 @@ def measure(name: str) -> dict[str, float]:
     targets = analyse_speech(iter_audio(media(SPEECH), rate=SPEECH_RATE), SPEECH_RATE, times)
     source = np.arange(len(times))
     renderers = {
-        "lite": LiteRenderer(track, targets, source, interior, closed),
+        "lite": LiteRenderer(track, targets, source, interior, closed, frame_rate=info.fps),
         "standard": exemplar_renderer("standard", ClipPass(clip, info, 0.0, info.duration, None, times),
                                       track, targets, source, interior, closed),
     }

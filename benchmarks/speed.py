@@ -64,7 +64,7 @@ def cpu_budget(clip, speech, crf: int) -> dict[str, float]:
         track = cast.track(cast.people[0] if cast.people else None)
     targets = analyse_speech(iter_audio(speech, rate=SPEECH_RATE), SPEECH_RATE,
                              np.arange(len(track.ok)) / info.fps)
-    renderer = LiteRenderer(track, targets)
+    renderer = LiteRenderer(track, targets, frame_rate=info.fps)
     with _cpu_seconds(spent, "rendering pass"):
         for k, frame in enumerate(read_frames(clip)):
             drawn = renderer.render(frame.image, track.points[k], k) if track.ok[k] else None

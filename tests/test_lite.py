@@ -74,7 +74,7 @@ def test_rest_lips_keep_a_held_smile_but_not_the_old_speech(face):
     canon[::3, right, 0] -= 0.04  # a syllable every 3 frames pulls the corners apart
     canon[::3, left, 0] += 0.04
     track = np.stack([frame.to_image(c) for c in canon]).astype(np.float32)
-    rest = ms.rest_lips(track, np.ones(count, bool))
+    rest = ms.rest_lips(track, np.ones(count, bool), frame_rate=30)
     corners = [ms.LIPS.index(right), ms.LIPS.index(left)]
 
     def width(k: int) -> float:
@@ -188,7 +188,8 @@ def test_a_closed_mouth_that_stays_closed_is_left_untouched(face, tmp_path):
     quiet, loud = generate.silence_wav(tmp_path / "quiet.wav", 2.0), tmp_path / "loud.wav"
     generate.speech_wav(loud, "Papa saw a large yacht.")
     for audio, still in ((quiet, True), (loud, False)):
-        renderer = LiteRenderer(track, analyse_speech(iter_audio(audio, rate=16000), 16000, times))
+        targets = analyse_speech(iter_audio(audio, rate=16000), 16000, times)
+        renderer = LiteRenderer(track, targets, frame_rate=15)
         drawn = [renderer.render(image, points, k) for k in range(count)]
         if still:
             assert all(d is None for d in drawn)
@@ -199,7 +200,7 @@ def test_a_closed_mouth_that_stays_closed_is_left_untouched(face, tmp_path):
     moving = track.points.copy()
     moving[1::2, list(ms.LIPS), 1] += 0.03 * ms.HeadFrame.from_points(points).scale
     track = LandmarkTrack(points=moving, ok=track.ok, width=track.width, height=track.height)
-    renderer = LiteRenderer(track, analyse_speech(iter_audio(quiet, rate=16000), 16000, times))
+    renderer = LiteRenderer(track, analyse_speech(iter_audio(quiet, rate=16000), 16000, times), frame_rate=15)
     assert (renderer.amount > 0.99).all()
 
 

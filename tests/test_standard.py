@@ -144,7 +144,7 @@ def test_closed_lips_look_like_the_speakers_rest_lips(gap_library, speaking, mon
     # the rest shape against the pose, not what this test is about.
     pauses_shut = np.where(targets.speech, targets.open, 0.0).astype(np.float32)
     targets = dataclasses.replace(targets, open=pauses_shut, closed=targets.closed | ~targets.speech)
-    rest = ms.rest_lips(track.points, track.ok).shape
+    rest = ms.rest_lips(track.points, track.ok, clip.info.fps).shape
     distance = library.lip_distance(rest)
     closed = targets.closed & (select(library, targets, poses, rest=rest).choice != LITE)
     assert closed.sum() > 20, "the speech closes the lips and silence follows it"
@@ -208,7 +208,8 @@ def test_a_resting_mouth_under_silence_keeps_the_input_pixels(gap_library, tmp_p
     source = np.zeros(count, np.int64)
     selection = select(library, targets, _frame_poses(still, source), candidates=12)
     assert (selection.choice != LITE).all(), "the library has closed mouths for silence"
-    renderer = ExemplarRenderer(library, selection, MODES["standard"].style, LiteRenderer(still, targets), [])
+    lite = LiteRenderer(still, targets, frame_rate=15)
+    renderer = ExemplarRenderer(library, selection, MODES["standard"].style, lite, [])
     assert all(renderer.render(image.copy(), still.points[k], k) is None for k in range(count))
 
 
@@ -216,7 +217,7 @@ def test_pro_dissolves_only_between_open_mouths(gap_library, speaking):
     clip, track, library = gap_library
     targets, source, poses = speaking
     selection = select(library, targets, poses, candidates=24)
-    fallback = LiteRenderer(track, targets, source)
+    fallback = LiteRenderer(track, targets, source, frame_rate=25)
     renderer = ExemplarRenderer(library, selection, MODES["pro"].style, fallback, [])
     dissolved = renderer._outgoing != LITE
     assert dissolved.sum() >= 3, "a talking clip cuts between similar mouths now and then"

@@ -56,7 +56,8 @@ class LiteRenderer:
     """Renders output frame k of a clip: the speech target for k applied to that frame's face."""
 
     def __init__(self, track: LandmarkTrack, targets: MouthTargets, source: np.ndarray | None = None,
-                 interior: MouthInterior | None = None, closed: ClosedLips | None = None) -> None:
+                 interior: MouthInterior | None = None, closed: ClosedLips | None = None, *,
+                 frame_rate: float) -> None:
         source_gaps = np.full(len(track.ok), np.nan)
         for i, points in pages.rows(track.points, np.flatnonzero(track.ok)):
             source_gaps[i] = ms.inner_gap(points)
@@ -66,7 +67,7 @@ class LiteRenderer:
         self.poses = [MouthPose(float(g), float(w)) for g, w in zip(gaps, targets.width, strict=True)]
         #: Input frame shown by each output frame (loops repeat the clip).
         self.source = np.arange(len(self.poses)) if source is None else source
-        self.rest = ms.rest_lips(track.points, track.ok)
+        self.rest = ms.rest_lips(track.points, track.ok, frame_rate)
         self.amount = _amounts(track, source_gaps, self.source, gaps, targets.width)
         self.interior = interior
         self.closed = closed

@@ -60,10 +60,10 @@ _LOWER_DROP = 0.88  # share the lower lip and jaw contribute
 _CHIN_DROP = 0.6  # the chin travels less than the lower lip (the jaw rotates about the ear)
 _SPREAD = 0.07  # corner travel (each side) for width = +-1
 _POUT = 0.025  # lips thicken outward when rounded
-#: The rest lips keep the change of the lips' shape slower than this (Gaussian sigma, frames: a
-#: second at 30 fps): a smile held, a lip pressed in thought, the corners dropping. Speech moves
-#: the lips with every syllable and word (several times a second), far faster.
-EXPRESSION_FRAMES = 30.0
+#: The rest lips keep the change of the lips' shape slower than this (Gaussian sigma, seconds): a
+#: smile held, a lip pressed in thought, the corners dropping. Speech moves the lips with every
+#: syllable and word (several times a second), far faster.
+EXPRESSION_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -273,14 +273,15 @@ class RestLips:
         return self.expression[:, left, 0] - self.expression[:, right, 0]
 
 
-def rest_lips(points: np.ndarray, ok: np.ndarray, smoothing_frames: float = 2.0,
-              expression_frames: float = EXPRESSION_FRAMES) -> RestLips:
+def rest_lips(points: np.ndarray, ok: np.ndarray, frame_rate: float,
+              smoothing_frames: float = 2.0) -> RestLips:
     """Each frame's lips with its own opening taken out: one shape, its slow changes, a slow position.
 
     The shape is the median over the clip. What the lips did for the old speech goes, but not the
     person's expression: each frame keeps how its closed lips differed from the shape, smoothed
-    over ``expression_frames``, so a held smile stays a smile under the new speech while lips in
-    silence stay still. The position follows head motion (smoothed, per run of tracked frames).
+    over EXPRESSION_SECONDS of frames at ``frame_rate`` (frames a second), so a held smile stays a
+    smile under the new speech while lips in silence stay still. The position follows head motion
+    (smoothed over ``smoothing_frames``, per run of tracked frames).
     """
     lips = list(LIPS)
     closed = np.full((len(ok), len(lips), 2), np.nan, dtype=np.float32)
@@ -299,6 +300,7 @@ def rest_lips(points: np.ndarray, ok: np.ndarray, smoothing_frames: float = 2.0,
         # In float32 and in place: these arrays hold 80 numbers a frame, an hour 35 MB each.
         held = closed[start:stop] - shape.astype(np.float32)
         held -= centre[start:stop][:, None, :]
-        gaussian_filter1d(held, expression_frames, axis=0, mode="nearest", output=expression[start:stop])
+        gaussian_filter1d(held, EXPRESSION_SECONDS * frame_rate, axis=0, mode="nearest",
+                          output=expression[start:stop])
         centre[start:stop] = gaussian_filter1d(centre[start:stop], smoothing_frames, axis=0, mode="nearest")
     return RestLips(shape, centre, expression)

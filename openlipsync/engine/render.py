@@ -89,7 +89,8 @@ def _mouth_renderer(options: RenderOptions, track: LandmarkTrack, targets: Mouth
     frame shows; ``interior`` and ``closed`` are the clip's own open mouth and closed lips for lite.
     """
     if options.mode == "lite":
-        return LiteRenderer(track, targets, source, interior, closed)
+        return LiteRenderer(track, targets, source, interior, closed,
+                            frame_rate=output_fps(clip.info, clip.max_fps))
     if options.mode in ("standard", "pro"):
         return exemplar_renderer(options.mode, clip, track, targets, source, interior, closed)
     raise MediaError("invalid_parameters", f"generation mode {options.mode!r} is not available")
