@@ -60,6 +60,10 @@ class ClipPass:
     #: the rendered range, where the chosen person is known.
     one_person: bool = True
 
+    def frame_rate(self) -> float:
+        """Frames a second of the pass: the render's output rate."""
+        return output_fps(self.info, self.max_fps)
+
     def covers_clip(self) -> bool:
         """Whether the pass saw the whole clip (so its track is the library's track too)."""
         last_frame = 1.0 / max(self.info.fps, 1e-6)
@@ -129,7 +133,7 @@ def _from_render_track(clip: ClipPass, track: LandmarkTrack, spec: LibrarySpec) 
 def _own_pass(clip: ClipPass, spec: LibrarySpec) -> ExemplarLibrary:
     """Library from a pass of its own over the clip (the render covers only part of it): the
     frames of evenly spaced blocks are tracked, then decoded again to cut the crops."""
-    fps = output_fps(clip.info, clip.max_fps)
+    fps = clip.frame_rate()
     count = max(int(clip.info.duration * fps), 1)
     spans = [(a / fps, b / fps) for a, b in blocks(count, spec.capacity)]
     spans[-1] = (spans[-1][0], clip.info.duration + 1.0 / fps)

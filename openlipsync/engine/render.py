@@ -90,7 +90,7 @@ def _mouth_renderer(options: RenderOptions, track: LandmarkTrack, targets: Mouth
     """
     if options.mode == "lite":
         return LiteRenderer(track, targets, source, interior, closed,
-                            frame_rate=output_fps(clip.info, clip.max_fps))
+                            frame_rate=clip.frame_rate())
     if options.mode in ("standard", "pro"):
         return exemplar_renderer(options.mode, clip, track, targets, source, interior, closed)
     raise MediaError("invalid_parameters", f"generation mode {options.mode!r} is not available")

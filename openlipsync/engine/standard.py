@@ -61,7 +61,6 @@ from openlipsync.engine.lite import LiteRenderer
 from openlipsync.engine.selection import LITE, Selection, select
 from openlipsync.engine.speech import MouthTargets
 from openlipsync.engine.warp import displacement, grid_step, remap
-from openlipsync.media.video import output_fps
 
 #: Points fitted to place an exemplar on a face: they move with the head, not with the mouth, and
 #: lie inside the face (the mesh guesses the face outline on a turned head): eye corners, nose
@@ -352,7 +351,7 @@ def exemplar_renderer(mode: str, clip: ClipPass, track: LandmarkTrack, targets: 
     library = build_library(clip, track, spec.library)
     poses = _frame_poses(track, np.asarray(source))
     fallback = LiteRenderer(track, targets, source, interior, closed,
-                            frame_rate=output_fps(clip.info, clip.max_fps))
+                            frame_rate=clip.frame_rate())
     selection = select(library, targets, poses, candidates=spec.candidates, rest=fallback.rest.shape,
                        held=fallback.rest.held_width()[np.asarray(source)])
     with_face = track.ok[np.asarray(source)]
