@@ -348,11 +348,11 @@ def exemplar_renderer(mode: str, clip: ClipPass, track: LandmarkTrack, targets: 
     ``interior`` and ``closed`` are the open mouth and closed lips the lite fallback borrows.
     """
     spec = MODES[mode]
+    source = np.asarray(source)
     library = build_library(clip, track, spec.library)
-    poses = _frame_poses(track, np.asarray(source))
-    fallback = LiteRenderer(track, targets, source, interior, closed,
-                            frame_rate=clip.frame_rate())
+    poses = _frame_poses(track, source)
+    fallback = LiteRenderer(track, targets, source, interior, closed, frame_rate=clip.frame_rate())
     selection = select(library, targets, poses, candidates=spec.candidates, rest=fallback.rest.shape,
-                       held=fallback.rest.held_width()[np.asarray(source)])
-    with_face = track.ok[np.asarray(source)]
+                       held=fallback.rest.held_width()[source])
+    with_face = track.ok[source]
     return ExemplarRenderer(library, selection, spec.style, fallback, _notes(library, selection, with_face))
