@@ -4,6 +4,7 @@ tuning of the network on real mouths."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from openlipsync.engine.phonetics import VisemeModel
 from openlipsync.engine.readout import READOUT_PATH, SPREAD_SHARE, TAPS, TARGETS, frame_inputs, load_readout
@@ -25,14 +26,32 @@ def _clip(rng: np.random.Generator, seconds: float, fps: float = 25.0) -> tuple[
 def test_the_shipped_readout_loads_and_reads_every_frame() -> None:
     assert READOUT_PATH.is_file() and READOUT_PATH.stat().st_size < 100_000
     readout = load_readout()
-    posteriors, level, times = _clip(np.random.default_rng(0), 4.0)
-    inputs = frame_inputs(posteriors, level, 0.01, times, readout.taps)
-    assert inputs.shape == (len(times), len(TAPS) * (len(CLASSES) + 1))
+    assert readout.units == VisemeModel.load().units
+    rng = np.random.default_rng(0)
+    posteriors, level, times = _clip(rng, 4.0)
+    hidden = np.maximum(rng.normal(size=(len(posteriors), readout.units)), 0.0)  # ReLU activations
+    inputs = frame_inputs(posteriors, level, 0.01, times, readout.taps, hidden)
+    assert inputs.shape == (len(times), len(TAPS) * (len(CLASSES) + 1) + readout.units)
     predicted = readout.predict(inputs)
     assert predicted.shape == (len(times), len(TARGETS)) and np.all(np.isfinite(predicted))
     width, opening = predicted[:, TARGETS.index("width")], predicted[:, TARGETS.index("open")]
     assert np.all(np.abs(width) < 3.0)  # in target units, where +-1 is a wide smile or a tight pucker
     assert np.all((opening > -1.0) & (opening < 2.0))  # a share of the speaker's wide opening
+
+
+def test_the_speech_stage_reads_the_hidden_layer_through_its_projection() -> None:
+    """Two numbers per hop instead of 256: averaging a window and projecting must commute, up to
+    the frames past the end of the audio."""
+    readout = load_readout()
+    rng = np.random.default_rng(3)
+    posteriors, level, times = _clip(rng, 6.0)
+    hidden = np.maximum(rng.normal(size=(len(posteriors), readout.units)), 0.0)
+    whole = readout.predict(frame_inputs(posteriors, level, 0.01, times, readout.taps, hidden))
+    projected = hidden.astype(np.float32) @ readout.hidden_projection()
+    streamed = readout.predict_at(posteriors, level, 0.01, times, projected)
+    assert np.allclose(streamed, whole, atol=1e-4)
+    with pytest.raises(ValueError, match="hidden layer"):
+        readout.predict_at(posteriors, level, 0.01, times)
 
 
 def test_the_fit_finds_the_sounds_that_drive_width_and_opening_and_scales_their_spread() -> None:

@@ -77,22 +77,51 @@ class VisemeModel:
                        weights=tuple(data[f"w{i}"].astype(np.float32) for i in layers),
                        biases=tuple(data[f"b{i}"].astype(np.float32) for i in layers))
 
+    @property
+    def units(self) -> int:
+        """Width of the last hidden layer (what :meth:`hear` projects)."""
+        return int(self.weights[-1].shape[0])
+
     def posteriors(self, mel: np.ndarray) -> np.ndarray:
         """(H, len(CLASSES)) class probabilities for a track's (H, B) mel power."""
+        return self.hear(mel).posteriors
+
+    def hear(self, mel: np.ndarray, project: np.ndarray | None = None) -> Heard:
+        """The posteriors of a track's (H, B) mel power and, with ``project`` (U, K), its last
+        hidden layer times ``project``: the readout reads that layer too, and a projection of a
+        few columns per hop keeps a long track's memory small where the layer itself is 256."""
         features = log_mel_normalised(mel)
-        out = np.zeros((len(features), len(CLASSES)), np.float32)
+        posteriors = np.zeros((len(features), len(CLASSES)), np.float32)
+        projected = None if project is None else np.zeros((len(features), project.shape[1]), np.float32)
         for start in range(0, len(features), _BLOCK):
             rows = slice(start, min(start + _BLOCK, len(features)))
-            out[rows] = self.forward(model_inputs(features, self.context, rows))
-        return out
+            hidden = self._hidden(model_inputs(features, self.context, rows))
+            posteriors[rows] = self._classify(hidden)
+            if projected is not None:
+                projected[rows] = hidden @ project
+        return Heard(posteriors, projected)
 
     def forward(self, x: np.ndarray) -> np.ndarray:
+        return self._classify(self._hidden(x))
+
+    def _hidden(self, x: np.ndarray) -> np.ndarray:
         for w, b in zip(self.weights[:-1], self.biases[:-1], strict=True):
             x = np.maximum(x @ w + b, 0.0)
-        logits = x @ self.weights[-1] + self.biases[-1]
+        return x
+
+    def _classify(self, hidden: np.ndarray) -> np.ndarray:
+        logits = hidden @ self.weights[-1] + self.biases[-1]
         logits -= logits.max(axis=1, keepdims=True)
         p = np.exp(logits)
         return p / p.sum(axis=1, keepdims=True)
+
+
+@dataclass(frozen=True)
+class Heard:
+    """What the network makes of a track, per 10 ms hop."""
+
+    posteriors: np.ndarray  # (H, len(CLASSES))
+    projected: np.ndarray | None  # (H, K) the last hidden layer times a projection, when asked
 
 
 @functools.lru_cache(maxsize=4)

@@ -10,6 +10,13 @@ the opening that drive the renderers are read from the posteriors and loudness a
 see better than the table alone (docs/engine.md). The table's half keeps the contrast between
 sounds that the phoneme tests ask for, which a regression alone flattens.
 
+The posteriors are a narrow window on what the network heard: fourteen classes learned from
+synthetic phones. The network's last hidden layer (256 units at the frame itself) carries more of
+the sound than the classes keep, and read out beside them, held out per clip, the width followed
+real mouths at r 0.28 instead of 0.25 and the opening at 0.39 instead of 0.38 (docs/engine.md).
+A linear readout of that layer is a projection of it, so the speech stage asks the network for
+the projected hop values (:meth:`Readout.hidden_projection`), two numbers per hop, never the layer.
+
 Regression also averages away what it cannot predict, which would leave lips moving at about a
 third of a real mouth's range; the movement is scaled up to :data:`SPREAD_SHARE` of the real
 mouths' spread, which the held-out error barely notices (docs/engine.md).
@@ -24,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from openlipsync.engine.frame_windows import frame_spans, window_mean
+from openlipsync.engine.visemes import CLASSES
 
 READOUT_PATH = Path(__file__).with_name("assets") / "readout.npz"
 #: What the readout predicts, one column each: the width (+ spread, - rounded, speech targets'
@@ -35,6 +43,7 @@ TAPS = np.round(np.arange(-0.12, 0.121, 0.04), 3)
 SPREAD_SHARE = 0.6
 _LOUD_PERCENTILE, _FLOOR_PERCENTILE, _MAX_RANGE_DB = 95, 10, 50.0
 _BLOCK = 2048  # frames whose inputs are built at once
+_PER_TAP = len(CLASSES) + 1  # posteriors and relative level
 
 
 def relative_level(level_db: np.ndarray) -> np.ndarray:
@@ -48,10 +57,16 @@ def relative_level(level_db: np.ndarray) -> np.ndarray:
 
 
 def frame_inputs(posteriors: np.ndarray, level_db: np.ndarray, hop: float, times: np.ndarray,
-                 taps: np.ndarray = TAPS) -> np.ndarray:
-    """(N, len(taps) * (classes + 1)) inputs of the frames at ``times``: posteriors and relative
-    level averaged over a frame-sized window at each tap. Training and inference share it."""
-    return _inputs(*_per_hop(posteriors, level_db), hop, np.asarray(times, np.float64), taps)
+                 taps: np.ndarray = TAPS, hidden: np.ndarray | None = None) -> np.ndarray:
+    """(N, len(taps) * (classes + 1) [+ units]) inputs of the frames at ``times``: posteriors and
+    relative level averaged over a frame-sized window at each tap, then, given the network's
+    (H, units) last hidden layer, its mean over the frame's own window (silent, 0, past the
+    audio). Training and inference share it (inference through the projection)."""
+    times = np.asarray(times, np.float64)
+    inputs = _inputs(*_per_hop(posteriors, level_db), hop, times, taps)
+    if hidden is None:
+        return inputs
+    return np.concatenate([inputs, window_mean(hidden, hop, *frame_spans(times, hop), 0.0)], axis=1)
 
 
 def _per_hop(posteriors: np.ndarray, level_db: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -82,17 +97,42 @@ class Readout:
         x = (np.asarray(inputs, np.float64) - self.mean) / self.scale
         return self.coef[0] + x @ self.coef[1:]
 
+    @property
+    def units(self) -> int:
+        """How many of the network's hidden units the readout reads (0: posteriors only)."""
+        return len(self.mean) - len(self.taps) * _PER_TAP
+
+    def hidden_projection(self) -> np.ndarray | None:
+        """(units, len(TARGETS)) what each hidden unit adds per unit of activation, for
+        ``VisemeModel.hear(mel, project=...)``; None when the readout reads no hidden layer."""
+        if self.units == 0:
+            return None
+        first = len(self.taps) * _PER_TAP
+        return self.coef[1 + first:] / self.scale[first:, None]
+
     def predict_at(self, posteriors: np.ndarray, level_db: np.ndarray, hop: float,
-                   times: np.ndarray) -> np.ndarray:
-        """``predict(frame_inputs(...))`` of the frames at ``times``, a block of frames at a time.
+                   times: np.ndarray, projected: np.ndarray | None = None) -> np.ndarray:
+        """``predict(frame_inputs(...))`` of the frames at ``times``, a block of frames at a time,
+        with the hidden layer's part from ``projected`` (the hops' hidden layer times
+        :meth:`hidden_projection`): averaging over a window and projecting commute.
 
         A 10-minute clip's inputs are (18000, 105) float64, 15 MB, built from as many per-tap pieces
         and standardised into a copy: built whole, they raised the speech stage's peak heap from
         13 to 46 MiB (10 s -> 10 min of frames, tracemalloc); in blocks, to 26 MiB."""
+        first = len(self.taps) * _PER_TAP
+        if self.units and projected is None:
+            raise ValueError("this readout reads the network's hidden layer: pass its projection")
         per_hop, quiet = _per_hop(posteriors, level_db)
         times = np.asarray(times, np.float64)
-        blocks = [self.predict(_inputs(per_hop, quiet, hop, times[i: i + _BLOCK], self.taps))
-                  for i in range(0, len(times), _BLOCK)]
+        blocks = []
+        for i in range(0, len(times), _BLOCK):
+            at = times[i: i + _BLOCK]
+            x = (_inputs(per_hop, quiet, hop, at, self.taps) - self.mean[:first]) / self.scale[:first]
+            predicted = self.coef[0] + x @ self.coef[1:1 + first]
+            if self.units:
+                predicted += (window_mean(projected, hop, *frame_spans(at, hop), 0.0)
+                              - self.mean[first:] @ self.hidden_projection())
+            blocks.append(predicted)
         return np.concatenate(blocks) if blocks else np.zeros((0, self.coef.shape[1]))
 
     def save(self, path: str | Path) -> None:

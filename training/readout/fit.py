@@ -14,7 +14,8 @@ measured (``calibration.measured_mouth``). Two things learn from them, in turn:
 1. The network that ``training.visemes.train`` trained on synthetic voices (``--base``) is tuned
    on the clips' open and closed mouths as weak labels (``tune.py``), beside its synthetic corpus.
 2. The readout of the width and the opening: the measured mouth is the target, the tuned
-   network's posteriors and relative loudness around each frame the inputs. A ridge regression,
+   network's posteriors and relative loudness around each frame, and its last hidden layer at the
+   frame, the inputs. A ridge regression,
    heavily shrunk because eight people are few.
 
 Both are done on every clip and shipped. Both are also done with each clip left out in turn and
@@ -56,9 +57,10 @@ from training.readout.tune import CLOSED, RealSpeech, tune
 from training.visemes.train import evaluate as evaluate_network
 from training.visemes.train import load_split, save
 
-#: Ridge penalty in frames' worth of evidence per (standardised) input: the held-out figures
-#: rose up to about this much shrinkage and flattened there.
-RIDGE = 3000.0
+#: Ridge penalty in frames' worth of evidence per (standardised) input. With the hidden layer's 256
+#: inputs beside the 105 of the posteriors, the held-out figures rose up to about this much
+#: shrinkage and flattened there (with the posteriors alone, at about 3000).
+RIDGE = 30000.0
 LEAD = 0.04  # the speech stage's default lead: inputs are read where it reads them
 _LIMIT = 1.5  # widths and openings past this (target units) are tracking glitches, kept out of the fit
 _MEASURED = {"open": 0, "width": 1}  # columns of the measured mouth
@@ -107,10 +109,11 @@ def load_clip(name: str, work: Path) -> RealClip:
 
 def clip_data(clip: RealClip, network: VisemeModel) -> ClipData:
     """The readout's inputs of ``clip``'s frames, as ``network`` hears its audio."""
-    heard = clip.speech
-    posteriors = network.posteriors(heard.mel)
-    return ClipData(clip.name, frame_inputs(posteriors, clip.level, heard.hop, heard.times + LEAD, TAPS),
-                    clip.mouth, clip.own_wav, heard.times)
+    speech = clip.speech
+    heard = network.hear(speech.mel, np.eye(network.units, dtype=np.float32))  # the hidden layer itself
+    inputs = frame_inputs(heard.posteriors, clip.level, speech.hop, speech.times + LEAD, TAPS,
+                          heard.projected)
+    return ClipData(clip.name, inputs, clip.mouth, clip.own_wav, speech.times)
 
 
 def fit(clips: list[ClipData]) -> Readout:
