@@ -3,19 +3,18 @@
 The front end (``phonetics``) learned its classes from synthetic voices, whose phones are crisp;
 on recorded speech its posteriors are softer and its timing less certain, and the articulation
 table (``visemes``) is a phonetician's idealisation, not a measured mouth. Re-enacting real
-clips, the table's width followed the real mouth's at r = 0.19. So half of the width and half of
-the opening that drive the renderers are read from the posteriors and loudness around each frame
-(+-120 ms) by a ridge regression fitted on the tracked mouths of real people speaking
+clips, the table's width followed the real mouth's at r = 0.19. So three quarters of the width
+and half of the opening that drive the renderers are read from the posteriors and loudness around
+each frame (+-120 ms) by a ridge regression fitted on the tracked mouths of real people speaking
 (``training/readout``); each clip left out in turn, the mixes follow the mouth the fit did not
-see better than the table alone (docs/engine.md). The table's half keeps the contrast between
+see better than the table alone (docs/engine.md). The table's share keeps the contrast between
 sounds that the phoneme tests ask for, which a regression alone flattens.
 
 The posteriors are a narrow window on what the network heard: fourteen classes learned from
-synthetic phones. The network's last hidden layer (256 units at the frame itself) carries more of
-the sound than the classes keep, and read out beside them, held out per clip, the width followed
-real mouths at r 0.28 instead of 0.25 and the opening at 0.39 instead of 0.38 (docs/engine.md).
-A linear readout of that layer is a projection of it, so the speech stage asks the network for
-the projected hop values (:meth:`Readout.hidden_projection`), two numbers per hop, never the layer.
+synthetic phones. The network's last hidden layer (256 units, over the frame's own window) carries
+more of the sound than the classes keep, so the readout reads it too. A linear readout of that
+layer is a projection of it, so the speech stage asks the network for the projected hop values
+(:meth:`Readout.hidden_projection`), two numbers per hop, never the layer itself.
 
 Regression also averages away what it cannot predict, which would leave lips moving at about a
 third of a real mouth's range; the movement is scaled up to :data:`SPREAD_SHARE` of the real

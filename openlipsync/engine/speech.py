@@ -4,9 +4,10 @@ What the mouth does comes from the phonetic front end (``phonetics``: a network 
 many voices and languages hears a viseme class per 10 ms hop; ``visemes`` turns its posteriors
 into articulation with a coarticulation model). So the jaw opens on an open vowel rather than on
 a loud moment, the lips stay nearly closed on a loud /i/ or /s/, round on /u o w/, press on
-/p b m/ and go to the upper teeth on /f v/. How wide a real mouth is, given those posteriors and
-the loudness around a frame, is half read out by a regression fitted on real people speaking
-(``readout``): the articulation table's rounding and spreading are an idealisation.
+/p b m/ and go to the upper teeth on /f v/. How far a real mouth opens and how wide it is, given
+what the network heard and the loudness around a frame, is read out in part (half the opening,
+three quarters of the width) by a regression fitted on real people speaking (``readout``): the
+articulation table's rounding and spreading are an idealisation.
 
 Loudness still decides speech versus silence: against per-track levels (noise floor, loud
 speech), with hysteresis and minimum durations, it is right on ~98% of frames, and a mouth must
