@@ -5,7 +5,7 @@
                                    [--visemes-out openlipsync/engine/assets/visemes.npz]
                                    [--out openlipsync/engine/assets/readout.npz]
                                    [--heldout-dir training/data/readout] [--report FILE]
-    python -m training.readout.fit --readout-only   # refit the shipped readout on the shipped network
+    python -m training.readout.fit --readout-only   # refit the readouts, keep the networks
 
 Each clip of ``../shared/media`` whose own audio is synchronous with its mouth (MEDIA.md; the
 list is ``benchmarks.reenact.CLIPS``) is tracked with the engine's own tracker and its mouth
@@ -156,6 +156,18 @@ def evaluate(clip: ClipData, readout_path: Path, visemes_path: Path) -> dict:
             "real_closed_share": round(float((clip.mouth[speaking, 0] < CLOSED).mean()), 3)}
 
 
+def refit_readouts(visemes: Path, out: Path, heldout_dir: Path, clips: list[RealClip]) -> None:
+    """The shipped readout fitted again on the network at ``visemes``, and each held-out readout
+    in ``heldout_dir`` on its own held-out network, wherever one is there."""
+    network = VisemeModel.load(visemes)
+    fit([clip_data(c, network) for c in clips]).save(out)
+    for held in clips:
+        stem = heldout_dir / Path(held.name).stem
+        if stem.with_suffix(".visemes.npz").is_file():
+            own = VisemeModel.load(stem.with_suffix(".visemes.npz"))
+            fit([clip_data(c, own) for c in clips if c is not held]).save(stem.with_suffix(".npz"))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--base", type=Path, default=Path("training/data/visemes_base.npz"),
@@ -166,15 +178,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--heldout-dir", type=Path, default=Path("training/data/readout"))
     parser.add_argument("--report", type=Path, help="write the held-out figures here as JSON")
     parser.add_argument("--readout-only", action="store_true",
-                        help="keep the network at --visemes-out and fit only the shipped readout on it "
-                             "(no tuning, no held-out figures): for a readout whose targets changed")
+                        help="keep the networks (the shipped one at --visemes-out, the held-out ones in "
+                             "--heldout-dir) and refit only the readouts on them, shipped and held out (no "
+                             "tuning, no figures): for a readout whose inputs or fit changed")
     args = parser.parse_args(argv)
     args.heldout_dir.mkdir(parents=True, exist_ok=True)
     work = args.heldout_dir / "clips"
     work.mkdir(exist_ok=True)
     if args.readout_only:
-        network = VisemeModel.load(args.visemes_out)
-        fit([clip_data(load_clip(name, work), network) for name in CLIPS]).save(args.out)
+        clips = [load_clip(name, work) for name in CLIPS]
+        refit_readouts(args.visemes_out, args.out, args.heldout_dir, clips)
         return 0
     base = VisemeModel.load(args.base)
     synthetic = load_split(args.corpus, "train")
