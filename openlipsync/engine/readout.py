@@ -59,7 +59,7 @@ def frame_inputs(posteriors: np.ndarray, level_db: np.ndarray, hop: float, times
                  taps: np.ndarray = TAPS, hidden: np.ndarray | None = None) -> np.ndarray:
     """(N, len(taps) * (classes + 1) [+ units]) inputs of the frames at ``times``: posteriors and
     relative level averaged over a frame-sized window at each tap, then, given the network's
-    (H, units) last hidden layer, its mean over the frame's own window (silent, 0, past the
+    (H, units) last hidden layer, its mean over the frame's own window (0, silence, past the
     audio). Training and inference share it (inference through the projection)."""
     times = np.asarray(times, np.float64)
     inputs = _inputs(*_per_hop(posteriors, level_db), hop, times, taps)
