@@ -119,8 +119,10 @@ class Readout:
         and standardised into a copy: built whole, they raised the speech stage's peak heap from
         13 to 46 MiB (10 s -> 10 min of frames, tracemalloc); in blocks, to 26 MiB."""
         first = len(self.taps) * _PER_TAP
-        if self.units and projected is None:
+        projection = self.hidden_projection()
+        if projection is not None and projected is None:
             raise ValueError("this readout reads the network's hidden layer: pass its projection")
+        hidden_centre = 0.0 if projection is None else self.mean[first:] @ projection
         per_hop, quiet = _per_hop(posteriors, level_db)
         times = np.asarray(times, np.float64)
         blocks = []
@@ -128,9 +130,8 @@ class Readout:
             at = times[i: i + _BLOCK]
             x = (_inputs(per_hop, quiet, hop, at, self.taps) - self.mean[:first]) / self.scale[:first]
             predicted = self.coef[0] + x @ self.coef[1:1 + first]
-            if self.units:
-                predicted += (window_mean(projected, hop, *frame_spans(at, hop), 0.0)
-                              - self.mean[first:] @ self.hidden_projection())
+            if projection is not None:
+                predicted += window_mean(projected, hop, *frame_spans(at, hop), 0.0) - hidden_centre
             blocks.append(predicted)
         return np.concatenate(blocks) if blocks else np.zeros((0, self.coef.shape[1]))
 
